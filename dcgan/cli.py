@@ -1,0 +1,226 @@
+"""Command line: python -m dcgan {train,resume,stop,runs,sample,interpolate,sweep,evaluate} ..."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .config import ConfigError, TrainConfig
+
+DEFAULT_CHECKPOINTS = "checkpoints"
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field; SUPPRESS keeps unset flags out so --config values win."""
+    defaults = TrainConfig()
+    g = p.add_argument_group("training config (defaults in brackets)")
+    for f in fields(TrainConfig):
+        default = getattr(defaults, f.name)
+        if f.type == "bool":
+            g.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                           help=f"[{default}]")
+        else:
+            conv = {"int": int, "float": float, "str": str}[f.type]
+            g.add_argument(_flag(f.name), type=conv, default=argparse.SUPPRESS, metavar=f.type.upper(),
+                           help=f"[{default}]")
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    data = TrainConfig().to_dict()
+    if args.config:
+        file_cfg = TrainConfig.load(args.config)  # validates and rejects unknown keys
+        data.update(file_cfg.to_dict())
+    for f in fields(TrainConfig):
+        if hasattr(args, f.name):
+            data[f.name] = getattr(args, f.name)
+    return TrainConfig.from_dict(data)
+
+
+def _generator_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="a run directory (e.g. checkpoints/mnist) or a generator .safetensors file")
+    p.add_argument("--step", type=int, default=None, help="a snapshot step of the run (default: latest generator)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dcgan", description="Train and explore DCGANs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="start a new run")
+    p.add_argument("--config", help="JSON file with config fields; flags override it")
+    p.add_argument("--checkpoints", default=DEFAULT_CHECKPOINTS, help="folder that holds run directories")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(p)
+
+    p = sub.add_parser("resume", help="continue a stopped or finished run")
+    p.add_argument("run_name")
+    p.add_argument("--checkpoints", default=DEFAULT_CHECKPOINTS)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--steps", type=int, help="new total number of steps")
+    group.add_argument("--more", type=int, help="this many steps beyond the last one")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("stop", help="ask a running run to stop after its next step")
+    p.add_argument("run_name")
+    p.add_argument("--checkpoints", default=DEFAULT_CHECKPOINTS)
+
+    p = sub.add_parser("runs", help="list runs and their state")
+    p.add_argument("--checkpoints", default=DEFAULT_CHECKPOINTS)
+
+    p = sub.add_parser("sample", help="PNG grid of G(z) for consecutive seeds")
+    _generator_arg(p)
+    p.add_argument("--seed", type=int, default=0, help="first seed; image i uses seed+i")
+    p.add_argument("-n", "--count", type=int, default=64)
+    p.add_argument("--nrow", type=int, default=None)
+    p.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscaling factor")
+    p.add_argument("--out", default="samples.png")
+
+    p = sub.add_parser("interpolate", help="animated GIF from one seed's z to another's")
+    _generator_arg(p)
+    p.add_argument("--seed-a", type=int, default=0)
+    p.add_argument("--seed-b", type=int, default=1)
+    p.add_argument("--frames", type=int, default=64)
+    p.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
+    p.add_argument("--frame-ms", type=int, default=80)
+    p.add_argument("--no-loop", action="store_true", help="play once instead of looping")
+    p.add_argument("--pingpong", action="store_true", help="play forward then backward")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--out", default="interpolation.gif")
+
+    p = sub.add_parser("sweep", help="grid: rows = z components, columns = values (others fixed)")
+    _generator_arg(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--components", default="0,1,2,3,4,5,6,7", help="comma-separated indices")
+    p.add_argument("--low", type=float, default=-3.0)
+    p.add_argument("--high", type=float, default=3.0)
+    p.add_argument("--columns", type=int, default=12)
+    p.add_argument("--scale", type=int, default=2)
+    p.add_argument("--out", default="sweep.png")
+
+    p = sub.add_parser("evaluate", help="quality figures from the project's evaluator (MNIST / Fashion-MNIST)")
+    _generator_arg(p)
+    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--evaluator", default=None, help="classifier .safetensors (default: shipped one for the run's dataset)")
+    p.add_argument("--data-root", default=None, help="real data for the Frechet distance (default: the run's)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    return parser
+
+
+def _positive(name: str, value: int, low: int = 1, high: int = 100_000) -> int:
+    if not low <= value <= high:
+        raise ConfigError(f"--{name} must be between {low} and {high}")
+    return value
+
+
+def cmd_train(args) -> int:
+    from .train import train
+    cfg = _config_from_args(args)
+    state = train(cfg, args.checkpoints, progress=not args.quiet, handle_sigterm=True)
+    print(f"run {cfg.run_name}: {state} -> {Path(args.checkpoints) / cfg.run_name}")
+    return 0 if state in ("finished", "stopped") else 1
+
+
+def cmd_resume(args) -> int:
+    from .train import resume_config, train
+    from .rundir import RunDir
+    cfg = resume_config(args.checkpoints, args.run_name, args.steps, args.more)
+    RunDir.of(args.checkpoints, args.run_name).stop_path.unlink(missing_ok=True)  # a stale request
+    state = train(cfg, args.checkpoints, resume=True, progress=not args.quiet, handle_sigterm=True)
+    print(f"run {cfg.run_name}: {state} at {cfg.steps} steps")
+    return 0 if state in ("finished", "stopped") else 1
+
+
+def cmd_stop(args) -> int:
+    from .rundir import RunDir
+    run = RunDir.of(args.checkpoints, args.run_name)
+    if not run.exists():
+        raise ConfigError(f"no run named {args.run_name!r} in {args.checkpoints}")
+    run.request_stop()
+    print(f"asked {args.run_name} to stop; it will save a checkpoint first")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .rundir import list_runs
+    for run in list_runs(args.checkpoints):
+        st = run.status()
+        print(f"{run.name:24s} {st.get('state', '?'):9s} step {st.get('step', 0)}/{st.get('total_steps', '?')}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from .checkpoint import resolve_generator
+    from .imaging import make_grid, png_bytes, upscale
+    from .latent import generate, z_from_seed
+    import torch
+    _positive("count", args.count, 1, 1024)
+    G = resolve_generator(args.model, args.step)
+    z = torch.cat([z_from_seed(args.seed + i, G.z_dim) for i in range(args.count)])
+    grid = upscale(make_grid(generate(G, z), args.nrow), _positive("scale", args.scale, 1, 16))
+    Path(args.out).write_bytes(png_bytes(grid))
+    print(f"wrote {args.out} ({args.count} images, seeds {args.seed}..{args.seed + args.count - 1})")
+    return 0
+
+
+def cmd_interpolate(args) -> int:
+    from .checkpoint import resolve_generator
+    from .imaging import gif_bytes, upscale
+    from .latent import generate, interpolate, z_from_seed
+    _positive("frames", args.frames, 2, 1000)
+    G = resolve_generator(args.model, args.step)
+    z = interpolate(z_from_seed(args.seed_a, G.z_dim), z_from_seed(args.seed_b, G.z_dim), args.frames, args.method)
+    scale = _positive("scale", args.scale, 1, 16)
+    frames = [upscale(im, scale) for im in generate(G, z)]
+    Path(args.out).write_bytes(gif_bytes(frames, _positive("frame-ms", args.frame_ms, 10, 10_000),
+                                         loop=not args.no_loop, pingpong=args.pingpong))
+    print(f"wrote {args.out} ({args.frames} frames, {args.method}, seed {args.seed_a} -> {args.seed_b})")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    import numpy as np
+    from .checkpoint import resolve_generator
+    from .imaging import make_grid, png_bytes, upscale
+    from .latent import generate, sweep, z_from_seed
+    G = resolve_generator(args.model, args.step)
+    try:
+        components = [int(c) for c in args.components.split(",") if c.strip()]
+    except ValueError:
+        raise ConfigError(f"--components must be comma-separated integers, not {args.components!r}") from None
+    values = np.linspace(args.low, args.high, _positive("columns", args.columns, 2, 64))
+    z = sweep(z_from_seed(args.seed, G.z_dim), components, values)
+    grid = upscale(make_grid(generate(G, z), nrow=len(values)), _positive("scale", args.scale, 1, 16))
+    Path(args.out).write_bytes(png_bytes(grid))
+    print(f"wrote {args.out} ({len(components)} components x {len(values)} values)")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import evaluate_model, format_report
+    report = evaluate_model(args.model, step=args.step, samples=args.samples, evaluator=args.evaluator,
+                            data_root=args.data_root)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "resume": cmd_resume, "stop": cmd_stop, "runs": cmd_runs,
+            "sample": cmd_sample, "interpolate": cmd_interpolate, "sweep": cmd_sweep, "evaluate": cmd_evaluate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoint import CheckpointError
+    from .data import DataError
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ConfigError, DataError, CheckpointError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,180 @@
+"""Training images: MNIST, Fashion-MNIST, any image folder, and a synthetic set for tests.
+
+Every dataset is loaded once into a uint8 tensor (N, C, H, W). Batches are slices of a per-epoch
+permutation that depends only on (seed, epoch), so step k always sees the same images and a resumed
+run needs no data-loader state. At 28 px a PIL + DataLoader pipeline would cost more than the model.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+TORCHVISION_FILES = {
+    "mnist": ("MNIST", ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]),
+    "fashion-mnist": ("FashionMNIST", ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]),
+}
+
+
+class DataError(RuntimeError):
+    """A dataset that cannot be loaded, with a message that says what to do."""
+
+
+@dataclass
+class ImageSet:
+    images: torch.Tensor  # uint8 (N, C, H, W)
+    name: str
+    skipped: int = 0  # unreadable files left out (folder datasets)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+
+def _resize_uint8(images: torch.Tensor, size: int) -> torch.Tensor:
+    if images.shape[-1] == size:
+        return images
+    x = torch.nn.functional.interpolate(images.float(), size=(size, size), mode="bilinear",
+                                        antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8)
+
+
+def _to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
+    if images.shape[1] == channels:
+        return images
+    if channels == 3:
+        return images.expand(-1, 3, -1, -1).contiguous()
+    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    return (images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+
+
+def load_torchvision(name: str, root: str | Path, image_size: int, channels: int,
+                     download: bool = True) -> ImageSet:
+    """MNIST or Fashion-MNIST training split; downloads when missing and online."""
+    from torchvision import datasets  # imported here: the app and tests need not pay for it
+
+    folder, files = TORCHVISION_FILES[name]
+    cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
+    try:
+        ds = cls(str(root), train=True, download=False)
+    except RuntimeError:
+        if not download:
+            ds = None
+        else:
+            try:
+                ds = cls(str(root), train=True, download=True)
+            except Exception:  # offline: URLError, socket errors, HTTP errors
+                ds = None
+    if ds is None:
+        expected = ", ".join(str(Path(root) / folder / "raw" / f) for f in files)
+        raise DataError(
+            f"{name} is not in {root} and could not be downloaded (offline?). "
+            f"Expected files: {expected}. Put them there, or point --data-root at a folder that "
+            f"holds {folder}/raw/.")
+    images = ds.data.unsqueeze(1)  # (N, 1, 28, 28) uint8
+    return ImageSet(_to_channels(_resize_uint8(images, image_size), channels), name)
+
+
+def _load_image(path: Path, image_size: int, channels: int) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("L" if channels == 1 else "RGB")
+        # seed 001: centre crop to a square, then resize
+        w, h = im.size
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        im = im.crop((left, top, left + side, top + side))
+        if side != image_size:
+            im = im.resize((image_size, image_size), Image.BICUBIC)
+        arr = np.asarray(im, dtype=np.uint8)
+    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+def find_images(folder: str | Path) -> list[Path]:
+    root = Path(folder)
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def load_folder(folder: str | Path, image_size: int, channels: int) -> ImageSet:
+    """Every image under folder (recursive), centre-cropped, resized and converted to grey or RGB."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataError(f"image folder not found: {root}")
+    paths = find_images(root)
+    if not paths:
+        raise DataError(f"no images in {root} (looked recursively for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+    arrays, skipped = [], 0
+    for p in paths:
+        try:
+            arrays.append(_load_image(p, image_size, channels))
+        except Exception:  # truncated, corrupt or not an image after all
+            skipped += 1
+    if not arrays:
+        raise DataError(f"none of the {len(paths)} image files in {root} could be read")
+    return ImageSet(torch.from_numpy(np.stack(arrays)), f"folder:{root}", skipped)
+
+
+def make_synthetic(image_size: int, channels: int, count: int = 2048, seed: int = 0) -> ImageSet:
+    """Filled circles, squares and crosses of random size, place and colour on black."""
+    g = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:image_size, 0:image_size].astype(np.float32) / image_size
+    out = np.zeros((count, channels, image_size, image_size), dtype=np.uint8)
+    for i in range(count):
+        kind = i % 3
+        cx, cy = g.uniform(0.3, 0.7, size=2)
+        r = g.uniform(0.15, 0.3)
+        if kind == 0:
+            mask = (xx - cx) ** 2 + (yy - cy) ** 2 < r ** 2
+        elif kind == 1:
+            mask = (abs(xx - cx) < r * 0.8) & (abs(yy - cy) < r * 0.8)
+        else:
+            mask = ((abs(xx - cx) < r / 4) & (abs(yy - cy) < r)) | ((abs(yy - cy) < r / 4) & (abs(xx - cx) < r))
+        colour = g.integers(128, 256, size=channels)
+        for c in range(channels):
+            out[i, c][mask] = colour[c]
+    return ImageSet(torch.from_numpy(out), "synthetic")
+
+
+def load_dataset(dataset: str, image_size: int, channels: int, data_root: str = "data",
+                 image_folder: str = "", seed: int = 0) -> ImageSet:
+    """Load the named dataset as an ImageSet; raises DataError with advice when it cannot."""
+    if dataset in TORCHVISION_FILES:
+        return load_torchvision(dataset, data_root, image_size, channels)
+    if dataset == "folder":
+        return load_folder(image_folder, image_size, channels)
+    if dataset == "synthetic":
+        return make_synthetic(image_size, channels, seed=seed)
+    raise DataError(f"unknown dataset {dataset!r}")
+
+
+class BatchSource:
+    """Batches as float tensors in [-1, 1]; batch k is fixed by (seed, k) alone."""
+
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device):
+        if images.shape[0] < batch_size:
+            # repeat a tiny set rather than fail: a folder of 20 pictures is still worth a try
+            reps = math.ceil(batch_size / images.shape[0])
+            images = images.repeat(reps, 1, 1, 1)
+        self.images = images
+        self.batch_size = batch_size
+        self.seed = seed
+        self.device = device
+        self.batches_per_epoch = images.shape[0] // batch_size
+        self._epoch, self._perm = -1, None
+
+    def epoch_of(self, step: int) -> float:
+        return step / self.batches_per_epoch
+
+    def batch(self, step: int) -> torch.Tensor:
+        epoch, index = divmod(step, self.batches_per_epoch)
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm, self._epoch = torch.randperm(self.images.shape[0], generator=g), epoch
+        idx = self._perm[index * self.batch_size:(index + 1) * self.batch_size]
+        x = self.images[idx].to(self.device, non_blocking=True).float()
+        return x.div_(127.5).sub_(1.0)

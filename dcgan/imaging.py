@@ -1,0 +1,69 @@
+"""Images out: tensors to uint8, grids, nearest-neighbour upscaling, PNG and animated GIF bytes."""
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> uint8 (N, H, W, C)."""
+    x = ((x.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def make_grid(images: np.ndarray, nrow: int | None = None, padding: int = 2, pad_value: int = 0) -> np.ndarray:
+    """Tile (N, H, W, C) images row-major into one (H', W', C) image; nrow = images per row."""
+    n, h, w, c = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / nrow)
+    grid = np.full((rows * (h + padding) + padding, nrow * (w + padding) + padding, c), pad_value, np.uint8)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        y, x = padding + r * (h + padding), padding + col * (w + padding)
+        grid[y:y + h, x:x + w] = images[i]
+    return grid
+
+
+def upscale(image: np.ndarray, scale: int) -> np.ndarray:
+    """Nearest-neighbour upscaling: pixels stay crisp, a 28 px digit becomes presentation-sized."""
+    if scale <= 1:
+        return image
+    return image.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def to_pil(image: np.ndarray) -> Image.Image:
+    return Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    to_pil(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def gif_bytes(frames: list[np.ndarray] | np.ndarray, frame_ms: int = 80, loop: bool = True,
+              pingpong: bool = False) -> bytes:
+    """An animated GIF of (H, W, C) uint8 frames. pingpong plays forward then back without
+    repeating the end frames; loop=False plays once."""
+    frames = list(frames)
+    if not frames:
+        raise ValueError("a GIF needs at least one frame")
+    if pingpong and len(frames) > 2:
+        frames = frames + frames[-2:0:-1]
+    pil = [to_pil(f) for f in frames]
+    if pil[0].mode == "RGB":
+        pil = [im.quantize(colors=256, method=Image.Quantize.MEDIANCUT) for im in pil]
+    buf = io.BytesIO()
+    kwargs = {"loop": 0} if loop else {}
+    pil[0].save(buf, format="GIF", save_all=True, append_images=pil[1:], duration=int(frame_ms),
+                disposal=1, optimize=False, **kwargs)
+    return buf.getvalue()
+
+
+def gif_frame_count(data: bytes) -> int:
+    with Image.open(io.BytesIO(data)) as im:
+        return getattr(im, "n_frames", 1)

@@ -1,0 +1,67 @@
+"""Latent-space tools: seeds to z, lerp/slerp paths, one-component sweeps, and G(z) as images."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .imaging import to_uint8
+
+
+def z_from_seed(seed: int, z_dim: int, n: int = 1) -> torch.Tensor:
+    """n standard-normal z vectors; the same seed gives the same z everywhere (CPU generator)."""
+    g = torch.Generator().manual_seed(int(seed))
+    return torch.randn(n, z_dim, generator=g)
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    t = t.view(-1, 1)
+    return a.view(1, -1) * (1 - t) + b.view(1, -1) * t
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation: keeps |z| near the norm Gaussian samples have, unlike lerp's dip."""
+    a, b, t = a.view(1, -1).double(), b.view(1, -1).double(), t.view(-1, 1).double()
+    if min(a.norm().item(), b.norm().item()) < 1e-8:  # no direction to rotate from or to
+        return lerp(a, b, t).float()
+    cos = (a / a.norm()) @ (b / b.norm()).T
+    omega = torch.arccos(cos.clamp(-1, 1))
+    so = torch.sin(omega)
+    if so.abs().item() < 1e-6:  # (anti)parallel endpoints: the great circle is undefined
+        return lerp(a, b, t).float()
+    return (torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b).float()
+
+
+def interpolate(z0: torch.Tensor, z1: torch.Tensor, frames: int, method: str = "slerp") -> torch.Tensor:
+    """frames z vectors from z0 to z1, both endpoints included."""
+    if frames < 2:
+        raise ValueError("an interpolation needs at least 2 frames")
+    if method not in ("lerp", "slerp"):
+        raise ValueError(f"method must be 'lerp' or 'slerp', not {method!r}")
+    t = torch.linspace(0, 1, frames)
+    return (slerp if method == "slerp" else lerp)(z0.flatten(), z1.flatten(), t)
+
+
+def sweep(z: torch.Tensor, components: list[int], values: list[float] | np.ndarray) -> torch.Tensor:
+    """Seed 000's Z-parameter figure: row i sets component components[i] to each value in turn,
+    all other components held at z. Returns (len(components) * len(values), z_dim), row-major."""
+    z = z.flatten()
+    for c in components:
+        if not 0 <= c < z.numel():
+            raise ValueError(f"component {c} is outside 0..{z.numel() - 1}")
+    values = torch.as_tensor(np.asarray(values, dtype=np.float32))
+    out = z.repeat(len(components) * len(values), 1)
+    for row, c in enumerate(components):
+        out[row * len(values):(row + 1) * len(values), c] = values
+    return out
+
+
+@torch.no_grad()
+def generate(G: torch.nn.Module, z: torch.Tensor, batch_size: int = 256, progress=None) -> np.ndarray:
+    """G(z) as uint8 images (N, H, W, C); progress(done, total) is called after each batch."""
+    device = next(G.parameters()).device
+    out = []
+    for i in range(0, z.shape[0], batch_size):
+        out.append(to_uint8(G(z[i:i + batch_size].to(device))))
+        if progress:
+            progress(min(i + batch_size, z.shape[0]), z.shape[0])
+    return np.concatenate(out) if out else np.zeros((0, G.image_size, G.image_size, G.channels), np.uint8)

@@ -1,0 +1,116 @@
+"""Radford et al. DCGAN generator and discriminator for 28, 32, 64 and 128 px, grey or RGB."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+# Feature maps stop doubling here so 128 px nets stay laptop-sized.
+MAX_WIDTH_MULT = 8
+
+
+def base_size(image_size: int) -> int:
+    """Spatial size of G's first feature map: 7 for MNIST's native 28 px, else 4."""
+    return 7 if image_size == 28 else 4
+
+
+def num_up_blocks(image_size: int) -> int:
+    """How many stride-2 (de)convolutions take base_size to image_size."""
+    n = math.log2(image_size / base_size(image_size))
+    if n != int(n) or n < 1:
+        raise ValueError(f"unsupported image_size {image_size}")
+    return int(n)
+
+
+def _stride2(kernel_size: int) -> dict:
+    # padding/output_padding that make a stride-2 layer exactly halve or double the size
+    return {"kernel_size": kernel_size, "stride": 2, "padding": (kernel_size - 1) // 2}
+
+
+def weights_init(m: nn.Module) -> None:
+    """DCGAN init: conv weights N(0, 0.02), BatchNorm gamma N(1, 0.02) and beta 0."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class Generator(nn.Module):
+    """z (N, z_dim) -> image (N, channels, image_size, image_size) in [-1, 1]."""
+
+    def __init__(self, z_dim: int = 100, image_size: int = 64, channels: int = 1,
+                 width: int = 64, kernel_size: int = 4):
+        super().__init__()
+        self.z_dim, self.image_size, self.channels = z_dim, image_size, channels
+        n = num_up_blocks(image_size)
+        s = base_size(image_size)
+        mults = [min(2 ** i, MAX_WIDTH_MULT) for i in reversed(range(n))]  # e.g. 8,4,2,1 at 64 px
+        layers: list[nn.Module] = [
+            # z as a 1x1 map, projected to the first feature map
+            nn.ConvTranspose2d(z_dim, width * mults[0], s, 1, 0, bias=False),
+            nn.BatchNorm2d(width * mults[0]),
+            nn.ReLU(True),
+            # state size. (width*mults[0]) x s x s
+        ]
+        up = _stride2(kernel_size)
+        output_padding = 1 if kernel_size % 2 else 0  # odd kernels need it to double exactly
+        for i in range(1, n):
+            layers += [
+                nn.ConvTranspose2d(width * mults[i - 1], width * mults[i], **up,
+                                   output_padding=output_padding, bias=False),
+                nn.BatchNorm2d(width * mults[i]),
+                nn.ReLU(True),
+                # state size. (width*mults[i]) x (s*2^i) x (s*2^i)
+            ]
+        layers += [
+            nn.ConvTranspose2d(width * mults[-1], channels, **up, output_padding=output_padding, bias=False),
+            nn.Tanh(),
+            # state size. channels x image_size x image_size
+        ]
+        self.main = nn.Sequential(*layers)
+        self.apply(weights_init)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z.view(z.shape[0], self.z_dim, 1, 1))
+
+
+class Discriminator(nn.Module):
+    """image -> one logit per image (apply sigmoid for D's probability of 'real')."""
+
+    def __init__(self, image_size: int = 64, channels: int = 1, width: int = 64,
+                 kernel_size: int = 4, batchnorm: bool = True, dropout: float = 0.0):
+        super().__init__()
+        n = num_up_blocks(image_size)
+        s = base_size(image_size)
+        mults = [min(2 ** i, MAX_WIDTH_MULT) for i in range(n)]  # e.g. 1,2,4,8 at 64 px
+        down = _stride2(kernel_size)
+        layers: list[nn.Module] = [
+            # input is channels x image_size x image_size; no BatchNorm on the input block
+            nn.Conv2d(channels, width * mults[0], **down, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+            # state size. (width) x (image_size/2) x (image_size/2)
+        ]
+        for i in range(1, n):
+            layers.append(nn.Conv2d(width * mults[i - 1], width * mults[i], **down, bias=False))
+            if batchnorm:
+                layers.append(nn.BatchNorm2d(width * mults[i]))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            if dropout > 0:
+                # seeds 000/004: dropout reins in a D that gets ahead of G
+                layers.append(nn.Dropout2d(dropout))
+            # state size. (width*mults[i]) x (image_size/2^(i+1)) x (image_size/2^(i+1))
+        layers += [
+            nn.Conv2d(width * mults[-1], 1, s, 1, 0, bias=False),
+            # state size. 1 x 1 x 1
+        ]
+        self.main = nn.Sequential(*layers)
+        self.apply(weights_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x).view(-1)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,188 @@
+"""The run directory: the one contract between the trainer process and its readers (CLI, app).
+
+Layout of checkpoints/<run_name>/ (see README "Run directory"):
+
+    config.json                      TrainConfig as JSON
+    status.json                      state, pid, step, total_steps, heartbeat, error
+    metrics.jsonl                    one JSON object per training step, appended and flushed
+    fixed_z.npy                      the z of every snapshot grid, float32 (grid_size, z_dim)
+    snapshots/grid_000200.png        G(fixed z) at step 200
+    snapshots/G_000200.safetensors   fp16 generator weights at step 200 (with every snapshot_weights_every-th snapshot)
+    checkpoint.pt                    full state for exact resume (G, D, optimisers, step, RNG)
+    generator.safetensors            latest exported generator (fp32) ...
+    generator.json                   ... and the config needed to rebuild it
+    train.log                        the trainer's console output when launched by the app
+    STOP                             present = please stop at the next step boundary
+
+Every file a reader can see is replaced atomically (temp file + os.replace); metrics.jsonl is only
+appended, one flushed line per step, and readers skip a torn last line.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import RUN_NAME_RE, ConfigError
+
+STATES = ("starting", "running", "finished", "stopped", "failed")
+ACTIVE_STATES = ("starting", "running")
+START_TIMEOUT_S = 120.0  # a trainer that has not written its status by then did not start
+SNAPSHOT_RE = re.compile(r"^grid_(\d{6,})\.png$")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; run files are meant to be shared and committed
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """All complete records; a torn or corrupt line (a writer mid-append) is skipped."""
+    records = []
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                if not line.endswith(b"\n"):
+                    break
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    except FileNotFoundError:
+        pass
+    return records
+
+
+def step_name(step: int) -> str:
+    return f"{step:06d}"
+
+
+def validate_run_name(name: str) -> str:
+    if not isinstance(name, str) or not RUN_NAME_RE.match(name) or name in (".", ".."):
+        raise ConfigError(f"bad run name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
+                          "starting with a letter or digit")
+    return name
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child (exited, not yet reaped by the app that launched it) is not running
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+@dataclass
+class RunDir:
+    """Paths and readers for one run; cheap to create, touches no files until asked."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+
+    @classmethod
+    def of(cls, checkpoints: str | Path, run_name: str) -> "RunDir":
+        return cls(Path(checkpoints) / validate_run_name(run_name))
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    config_path = property(lambda self: self.path / "config.json")
+    status_path = property(lambda self: self.path / "status.json")
+    metrics_path = property(lambda self: self.path / "metrics.jsonl")
+    fixed_z_path = property(lambda self: self.path / "fixed_z.npy")
+    snapshots_dir = property(lambda self: self.path / "snapshots")
+    checkpoint_path = property(lambda self: self.path / "checkpoint.pt")
+    generator_path = property(lambda self: self.path / "generator.safetensors")
+    generator_config_path = property(lambda self: self.path / "generator.json")
+    log_path = property(lambda self: self.path / "train.log")
+    stop_path = property(lambda self: self.path / "STOP")
+
+    def grid_path(self, step: int) -> Path:
+        return self.snapshots_dir / f"grid_{step_name(step)}.png"
+
+    def snapshot_weights_path(self, step: int) -> Path:
+        return self.snapshots_dir / f"G_{step_name(step)}.safetensors"
+
+    # --- readers -------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.config_path.is_file()
+
+    def config(self) -> dict | None:
+        return read_json(self.config_path)
+
+    def status(self) -> dict:
+        """status.json, with a run whose process vanished without saying so reported as failed."""
+        st = read_json(self.status_path) or {"state": "unknown"}
+        if st.get("state") == "starting" and time.time() - st.get("heartbeat", 0) > START_TIMEOUT_S:
+            st = dict(st, state="failed", error="the trainer did not start; see train.log in the run folder")
+        if st.get("state") == "running" and not pid_alive(st.get("pid")):
+            st = dict(st, state="failed",
+                      error=st.get("error") or "the trainer process ended without finishing "
+                                               "(killed or crashed); resume to continue")
+        return st
+
+    def metrics(self) -> list[dict]:
+        return read_jsonl(self.metrics_path)
+
+    def snapshot_steps(self) -> list[int]:
+        """Steps that have a snapshot grid PNG, ascending."""
+        if not self.snapshots_dir.is_dir():
+            return []
+        steps = [int(m.group(1)) for p in self.snapshots_dir.iterdir() if (m := SNAPSHOT_RE.match(p.name))]
+        return sorted(steps)
+
+    def weight_steps(self) -> list[int]:
+        """Steps whose generator weights can be loaded, ascending."""
+        return [s for s in self.snapshot_steps() if self.snapshot_weights_path(s).is_file()]
+
+    def request_stop(self) -> None:
+        atomic_write_bytes(self.stop_path, f"{time.time()}\n".encode())
+
+    def stop_requested(self) -> bool:
+        return self.stop_path.exists()
+
+
+def list_runs(checkpoints: str | Path) -> list[RunDir]:
+    """Run directories under checkpoints/, newest first by config time."""
+    root = Path(checkpoints)
+    if not root.is_dir():
+        return []
+    runs = [RunDir(p) for p in root.iterdir() if p.is_dir() and RUN_NAME_RE.match(p.name)]
+    runs = [r for r in runs if r.exists()]
+    return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)

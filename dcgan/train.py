@@ -1,0 +1,359 @@
+"""Training: small pure loss helpers, one step function, and a loop that owns the run directory."""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import export_generator, load_training_state, save_training_state
+from .config import ConfigError, ModelConfig, TrainConfig
+from .data import BatchSource, DataError, load_dataset
+from .imaging import make_grid, png_bytes, to_uint8
+from .models import Discriminator, Generator
+from .rundir import RunDir, atomic_write_bytes, atomic_write_json, read_jsonl
+
+# --- losses (seed 002: BCE, with the non-saturating generator loss) ------------------------------
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))); real_label < 1 is one-sided label smoothing."""
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
+    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    return real + fake
+
+
+def g_nonsaturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """-log D(G(z)): strong gradients early, when D easily rejects G's samples."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def balance_lrs(lr_d: float, lr_g: float, acc_real: float, acc_fake: float, cfg: TrainConfig) -> tuple[float, float]:
+    """Seed 000's adaptive balancing from D's accuracies on real and fake images.
+
+    Either accuracy below acc_low: D's verdicts say little, so speed D up and slow G down.
+    Both above acc_high: D is winning, so the opposite. In between both may learn faster.
+    """
+    f = cfg.lr_factor
+    if min(acc_real, acc_fake) < cfg.acc_low:
+        lr_d, lr_g = lr_d * f, lr_g / f
+    elif min(acc_real, acc_fake) > cfg.acc_high:
+        lr_d, lr_g = lr_d / f, lr_g * f
+    else:
+        lr_d, lr_g = lr_d * f, lr_g * f
+    clamp = lambda lr: min(max(lr, cfg.lr_min), cfg.lr_max)  # noqa: E731
+    return clamp(lr_d), clamp(lr_g)
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
+# --- one training step ---------------------------------------------------------------------------
+
+def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor, z_gen: torch.Generator,
+               cfg: TrainConfig) -> dict[str, float]:
+    """One D update and cfg.g_steps G updates; returns the step's statistics as floats."""
+    n = real.shape[0]
+    z = torch.randn(n, cfg.z_dim, device=real.device, generator=z_gen)
+
+    # (1) Update D: maximize log D(x) + log(1 - D(G(z)))
+    fake = G(z)
+    real_logits = D(real)
+    fake_logits = D(fake.detach())
+    loss_d = d_loss(real_logits, fake_logits, 1.0 - cfg.label_smoothing)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+
+    # (2) Update G: maximize log D(G(z)); extra G steps draw fresh z (seeds 000/001)
+    for i in range(cfg.g_steps):
+        if i > 0:
+            fake = G(torch.randn(n, cfg.z_dim, device=real.device, generator=z_gen))
+        g_logits = D(fake)
+        loss_g = g_nonsaturating_loss(g_logits)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+
+    # one host sync for all statistics
+    stats = torch.stack([
+        loss_d.detach(), loss_g.detach(),
+        torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean(),
+        torch.sigmoid(g_logits.detach()).mean(),
+        (real_logits.detach() > 0).float().mean(), (fake_logits.detach() < 0).float().mean(),
+    ]).tolist()
+    keys = ("loss_d", "loss_g", "d_x", "d_g_z", "d_g_z_after", "acc_real", "acc_fake")
+    return dict(zip(keys, stats))
+
+
+# --- the loop -------------------------------------------------------------------------------------
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device='cuda' but no CUDA GPU is available; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+class Stopper:
+    """Turns SIGTERM (and the STOP file) into a flag the loop checks at step boundaries."""
+
+    def __init__(self, run: RunDir, install_signal: bool):
+        self.run, self.signalled = run, False
+        if install_signal:
+            # Ctrl-C too: stop cleanly with a checkpoint rather than lose the steps since the last one
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        self.signalled = True
+
+    def requested(self) -> bool:
+        return self.signalled or self.run.stop_requested()
+
+
+class Trainer:
+    """Owns G, D, optimisers, data and the run directory of one run."""
+
+    def __init__(self, cfg: TrainConfig, run: RunDir, log: Callable[[str], None] = print):
+        self.cfg, self.run, self.log = cfg, run, log
+        self.device = resolve_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.G = Generator(cfg.z_dim, cfg.image_size, cfg.channels, cfg.g_width, cfg.kernel_size).to(self.device)
+        self.D = Discriminator(cfg.image_size, cfg.channels, cfg.d_width, cfg.kernel_size,
+                               cfg.d_batchnorm, cfg.d_dropout).to(self.device)
+        if self.device.type == "cpu":
+            # NHWC convolutions are measurably faster on CPU (see benchmarks/)
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+        self.z_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        self.step = 0
+        self.model_cfg = ModelConfig.from_train(cfg)
+        self.fixed_z = None
+        self.data: BatchSource | None = None
+        self._last_status_write = 0.0
+
+    # --- run-directory writes ---------------------------------------------------------------------
+    def write_status(self, state: str, error: str | None = None, force: bool = True) -> None:
+        now = time.time()
+        if not force and now - self._last_status_write < 1.0:
+            return  # the heartbeat needs no more than one write a second
+        self._last_status_write = now
+        atomic_write_json(self.run.status_path, {
+            "state": state, "pid": os.getpid(), "step": self.step, "total_steps": self.cfg.steps,
+            "heartbeat": now, "error": error,
+        })
+
+    def snapshot(self) -> None:
+        """The fixed-z grid PNG and (optionally) fp16 G weights for this step."""
+        self.G.eval()
+        with torch.no_grad():
+            images = to_uint8(self.G(self.fixed_z.to(self.device)))
+        self.G.train()
+        atomic_write_bytes(self.run.grid_path(self.step), png_bytes(make_grid(images)))
+        k = self.cfg.snapshot_weights_every
+        if k and ((self.step // self.cfg.snapshot_every) % k == 0 or self.step == self.cfg.steps):
+            export_generator(self.run.snapshot_weights_path(self.step), None, self.G, self.model_cfg, half=True)
+
+    def checkpoint(self) -> None:
+        state = {
+            "G": self.G.state_dict(), "D": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "step": self.step, "config": self.cfg.to_dict(),
+            "torch_rng": torch.get_rng_state(), "z_rng": self.z_gen.get_state(),
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        save_training_state(self.run.checkpoint_path, state)
+        export_generator(self.run.generator_path, self.run.generator_config_path, self.G, self.model_cfg,
+                         extra={"step": self.step, "run_name": self.cfg.run_name, "dataset": self.cfg.dataset})
+
+    # --- set-up ------------------------------------------------------------------------------------
+    def start_fresh(self) -> None:
+        self.run.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.run.config_path, self.cfg.to_dict())
+        g = torch.Generator().manual_seed(self.cfg.seed + 2)
+        self.fixed_z = torch.randn(self.cfg.grid_size, self.cfg.z_dim, generator=g)
+        buf = _npy_bytes(self.fixed_z.numpy())
+        atomic_write_bytes(self.run.fixed_z_path, buf)
+        atomic_write_bytes(self.run.metrics_path, b"")
+
+    def restore(self) -> None:
+        state = load_training_state(self.run.checkpoint_path)
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step = int(state["step"])
+        torch.set_rng_state(state["torch_rng"])
+        self.z_gen.set_state(state["z_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.fixed_z = torch.from_numpy(np.load(self.run.fixed_z_path, allow_pickle=False))
+        # steps logged after the checkpoint (a crash) will be redone: drop them
+        kept = [r for r in read_jsonl(self.run.metrics_path) if r.get("step", 0) <= self.step]
+        atomic_write_bytes(self.run.metrics_path, "".join(_jsonl(r) for r in kept).encode())
+        atomic_write_json(self.run.config_path, self.cfg.to_dict())
+
+    def load_data(self) -> None:
+        cfg = self.cfg
+        images = load_dataset(cfg.dataset, cfg.image_size, cfg.channels, cfg.data_root, cfg.image_folder, cfg.seed)
+        if images.skipped:
+            self.log(f"skipped {images.skipped} unreadable image file(s)")
+        self.log(f"dataset {images.name}: {len(images)} images at {cfg.image_size}px, {cfg.channels} channel(s)")
+        self.data = BatchSource(images.images, cfg.batch_size, cfg.seed, self.device)
+
+    # --- the loop ----------------------------------------------------------------------------------
+    def run_loop(self, stopper: Stopper, step_fn=train_step, progress: bool = True) -> str:
+        """Train until cfg.steps or a stop request; returns the final state."""
+        cfg = self.cfg
+        bar = _progress_bar(self.step, cfg.steps, progress)
+        metrics_file = open(self.run.metrics_path, "a", buffering=1)
+        try:
+            if self.step == 0 and not self.run.grid_path(0).exists():
+                self.snapshot()  # step 0: what G makes before any training
+            while self.step < cfg.steps:
+                if stopper.requested():
+                    self.checkpoint()
+                    self.run.stop_path.unlink(missing_ok=True)
+                    self.write_status("stopped")
+                    self.log(f"stopped at step {self.step} (checkpoint saved)")
+                    return "stopped"
+
+                t0 = time.perf_counter()
+                real = self.data.batch(self.step)
+                if self.device.type == "cpu":
+                    real = real.contiguous(memory_format=torch.channels_last)
+                stats = step_fn(self.G, self.D, self.opt_g, self.opt_d, real, self.z_gen, cfg)
+                bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(stats[k])]
+                if bad:
+                    msg = (f"{bad[0]} became {stats[bad[0]]} at step {self.step + 1}: training diverged. "
+                           f"The last good checkpoint (step {_checkpoint_step(self.run)}) is kept; "
+                           "try lower learning rates or label smoothing.")
+                    self.write_status("failed", msg)
+                    self.log(msg)
+                    return "failed"
+                self.step += 1
+
+                lr_d, lr_g = self.opt_d.param_groups[0]["lr"], self.opt_g.param_groups[0]["lr"]
+                if cfg.adaptive_lr:
+                    new_d, new_g = balance_lrs(lr_d, lr_g, stats["acc_real"], stats["acc_fake"], cfg)
+                    set_lr(self.opt_d, new_d)
+                    set_lr(self.opt_g, new_g)
+                seconds = time.perf_counter() - t0
+                record = {"step": self.step, "epoch": round(self.data.epoch_of(self.step), 4),
+                          "time": round(time.time(), 3), **{k: round(v, 6) for k, v in stats.items()},
+                          "lr_d": lr_d, "lr_g": lr_g, "images_per_s": round(cfg.batch_size / seconds, 1)}
+                metrics_file.write(_jsonl(record))
+
+                if self.step % cfg.snapshot_every == 0 or self.step == cfg.steps:
+                    self.snapshot()
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                    self.checkpoint()
+                self.write_status("running", force=False)
+                if bar is not None:
+                    bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    line = (f"step {self.step}/{cfg.steps} epoch {record['epoch']:.2f} "
+                            f"loss_d {stats['loss_d']:.3f} loss_g {stats['loss_g']:.3f} D(x) {stats['d_x']:.2f} "
+                            f"D(G(z)) {stats['d_g_z']:.2f} acc {stats['acc_real']:.2f}/{stats['acc_fake']:.2f} "
+                            f"lr {lr_d:.2e}/{lr_g:.2e} {record['images_per_s']:.0f} img/s")
+                    bar.write(line) if bar is not None else self.log(line)
+            self.write_status("finished")
+            return "finished"
+        finally:
+            metrics_file.close()
+            if bar is not None:
+                bar.close()
+
+
+def _checkpoint_step(run: RunDir) -> int:
+    try:
+        return int(load_training_state(run.checkpoint_path)["step"])
+    except Exception:
+        return 0
+
+
+def _jsonl(record: dict) -> str:
+    import json
+    return json.dumps(record, separators=(",", ":")) + "\n"
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+    buf = io.BytesIO()
+    np.save(buf, array.astype(np.float32), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _progress_bar(start: int, total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    # a bar only on a terminal: in train.log it would be thousands of carriage returns
+    if not sys.stderr.isatty():
+        return None
+    return tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
+
+
+def train(cfg: TrainConfig, checkpoints: str | Path = "checkpoints", resume: bool = False,
+          step_fn=train_step, progress: bool = True, handle_sigterm: bool = False,
+          log: Callable[[str], None] = print) -> str:
+    """Run (or resume) a training run in checkpoints/<cfg.run_name>; returns its final state.
+
+    Errors before training starts (bad config, missing data) raise; errors during training are
+    recorded in status.json as 'failed' and re-raised.
+    """
+    cfg.validate()
+    run = RunDir.of(checkpoints, cfg.run_name)
+    trainer = Trainer(cfg, run, log)
+    if resume:
+        if not run.checkpoint_path.is_file():
+            raise ConfigError(f"run {cfg.run_name!r} has no checkpoint to resume from")
+        if run.status().get("state") == "running" and run.status().get("pid") != os.getpid():
+            raise ConfigError(f"run {cfg.run_name!r} is still running (pid {run.status().get('pid')})")
+        trainer.restore()
+    else:
+        if run.exists():
+            raise ConfigError(f"run {cfg.run_name!r} already exists in {checkpoints}; pick another "
+                              "name or resume it")
+        trainer.start_fresh()
+    trainer.write_status("running")
+    stopper = Stopper(run, handle_sigterm)
+    try:
+        trainer.load_data()
+        return trainer.run_loop(stopper, step_fn, progress)
+    except (DataError, ConfigError) as e:
+        trainer.write_status("failed", str(e))
+        raise
+    except BaseException as e:
+        trainer.write_status("failed", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}")
+        raise
+
+
+def resume_config(checkpoints: str | Path, run_name: str, steps: int | None = None, more: int | None = None) -> TrainConfig:
+    """The saved config of a run, with its total steps raised for a resume."""
+    run = RunDir.of(checkpoints, run_name)
+    if not run.exists():
+        raise ConfigError(f"no run named {run_name!r} in {checkpoints}")
+    cfg = TrainConfig.load(run.config_path)
+    done = run.status().get("step", 0)
+    if steps is not None:
+        cfg.steps = steps
+    elif more is not None:
+        cfg.steps = done + more
+    if cfg.steps <= done:
+        raise ConfigError(f"run {run_name!r} is at step {done}; ask for more steps (--more N or --steps > {done})")
+    return cfg.validate()
