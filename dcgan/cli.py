@@ -1,4 +1,4 @@
-"""Command line: python -m dcgan {train,resume,stop,runs,sample,interpolate,sweep,evaluate} ..."""
+"""Command line: python -m dcgan {train,resume,stop,runs,sample,interpolate,sweep,evaluate,train-evaluator}."""
 from __future__ import annotations
 
 import argparse
@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evaluator", default=None, help="classifier .safetensors (default: shipped one for the run's dataset)")
     p.add_argument("--data-root", default=None, help="real data for the Frechet distance (default: the run's)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--save", action="store_true", help="also write evaluation.json into the run directory")
+
+    p = sub.add_parser("train-evaluator", help="train the evaluator's classifier on real MNIST / Fashion-MNIST")
+    p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    p.add_argument("--data-root", default="data")
+    p.add_argument("--epochs", type=int, default=2)
     return parser
 
 
@@ -205,11 +211,22 @@ def cmd_evaluate(args) -> int:
     report = evaluate_model(args.model, step=args.step, samples=args.samples, evaluator=args.evaluator,
                             data_root=args.data_root)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
+    if args.save:
+        from .evaluate import save_report
+        print(f"saved {save_report(args.model, report)}")
+    return 0
+
+
+def cmd_train_evaluator(args) -> int:
+    from .evaluate import train_classifier
+    info = train_classifier(args.dataset, args.data_root, epochs=_positive("epochs", args.epochs, 1, 50))
+    print(json.dumps(info))
     return 0
 
 
 COMMANDS = {"train": cmd_train, "resume": cmd_resume, "stop": cmd_stop, "runs": cmd_runs,
-            "sample": cmd_sample, "interpolate": cmd_interpolate, "sweep": cmd_sweep, "evaluate": cmd_evaluate}
+            "sample": cmd_sample, "interpolate": cmd_interpolate, "sweep": cmd_sweep, "evaluate": cmd_evaluate,
+            "train-evaluator": cmd_train_evaluator}
 
 
 def main(argv: list[str] | None = None) -> int:
