@@ -1,0 +1,152 @@
+"""Helpers every page shares: where runs live, the sidebar's run and step choice, cached models, images.
+
+State that must survive a refresh lives in the run directories (training) or the URL (the chosen
+run and step, through widgets bound to query parameters); session_state only holds what a
+refresh may lose, such as the z being edited.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from dcgan.checkpoint import CheckpointError, load_run_generator
+from dcgan.imaging import png_bytes
+from dcgan.rundir import RunDir, list_runs, read_json
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RUN = "mnist"
+FINAL = "final"  # the step choice that means generator.safetensors
+
+# Streamlit scales images in the browser with smoothing; 28 px digits must stay crisp squares.
+PIXELATED_CSS = """
+<style>
+img { image-rendering: pixelated; image-rendering: crisp-edges; }
+</style>
+"""
+
+
+def checkpoints_dir() -> Path:
+    """checkpoints/ next to streamlit_app.py, or $DCGAN_CHECKPOINTS."""
+    return Path(os.environ.get("DCGAN_CHECKPOINTS") or PROJECT_ROOT / "checkpoints")
+
+
+def all_runs(checkpoints: Path) -> list[RunDir]:
+    """Runs newest first, including ones just launched whose trainer has not yet written config.json."""
+    runs = list_runs(checkpoints)
+    known = {r.name for r in runs}
+    if checkpoints.is_dir():
+        pending = [RunDir(p) for p in checkpoints.iterdir()
+                   if p.is_dir() and p.name not in known and RunDir(p).status_path.is_file()]
+        runs = sorted(pending, key=lambda r: r.status_path.stat().st_mtime, reverse=True) + runs
+    return runs
+
+
+def run_config(run: RunDir) -> dict:
+    """config.json, or the request the app wrote before the trainer started."""
+    return run.config() or read_json(run.path / "request.json") or {}
+
+
+def step_options(run: RunDir) -> list[str]:
+    """'final' when the exported generator exists, then every snapshot step with weights, newest first."""
+    options = [FINAL] if run.generator_path.is_file() else []
+    return options + [str(s) for s in reversed(run.weight_steps())]
+
+
+def step_label(run: RunDir, option: str) -> str:
+    if option == FINAL:
+        step = (read_json(run.generator_config_path) or {}).get("step")
+        return f"final model (step {step})" if step is not None else "final model"
+    return f"snapshot at step {int(option)}"
+
+
+@dataclass
+class Selection:
+    """What the sidebar chose: a run and a step option ('final' or a step number as text)."""
+
+    checkpoints: Path
+    run: RunDir | None
+    step: str | None
+
+    @property
+    def step_number(self) -> int | None:
+        """None for the final model, else the snapshot step."""
+        return None if self.step in (None, FINAL) else int(self.step)
+
+
+def sidebar() -> Selection:
+    """Pick the run and the step in the sidebar; both are bound to the URL, so a refresh keeps them."""
+    checkpoints = checkpoints_dir()
+    runs = all_runs(checkpoints)
+    # a page that just started a run asks for it here, before the widget exists in this script run
+    wanted = st.session_state.pop("select_run_next", None)
+    if wanted is not None:
+        st.session_state["run"] = wanted
+    with st.sidebar:
+        st.caption(f"Runs in `{checkpoints}`")
+        if not runs:
+            st.info("No runs yet: start one on the Train page.")
+            return Selection(checkpoints, None, None)
+        names = [r.name for r in runs]
+        default = names.index(DEFAULT_RUN) if DEFAULT_RUN in names else 0
+        if st.session_state.get("run") not in (None, *names):
+            del st.session_state["run"]  # a run deleted since: fall back to the default
+        name = st.selectbox("Run", names, index=default, key="run", bind="query-params")
+        run = runs[names.index(name)]
+        options = step_options(run)
+        if not options:
+            st.caption("This run has no generator weights yet.")
+            return Selection(checkpoints, run, None)
+        if st.session_state.get("step") not in (None, *options):
+            del st.session_state["step"]
+        step = st.selectbox("Model step", options, index=0, key="step", bind="query-params",
+                            format_func=lambda o: step_label(run, o),
+                            help="the final model or any snapshot that saved generator weights")
+        state = run.status().get("state", "unknown")
+        st.caption(f"state: **{state}**")
+    return Selection(checkpoints, run, step)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the generator…")
+def _cached_generator(run_path: str, step: int | None, mtime_ns: int) -> torch.nn.Module:
+    # mtime_ns is part of the cache key only: a re-exported generator is a new entry
+    return load_run_generator(RunDir(Path(run_path)), step)
+
+
+def load_generator(sel: Selection) -> torch.nn.Module | None:
+    """The chosen generator, or None after showing st.error (no weights, corrupt file)."""
+    if sel.run is None:
+        st.error("There are no runs yet. Start one on the Train page.")
+        return None
+    if sel.step is None:
+        st.error(f"Run **{sel.run.name}** has no generator weights yet (no final model and no snapshot "
+                 "with weights). Wait for its first checkpoint, or pick another run.")
+        return None
+    step = sel.step_number
+    path = sel.run.generator_path if step is None else sel.run.snapshot_weights_path(step)
+    try:
+        return _cached_generator(str(sel.run.path), step, path.stat().st_mtime_ns)
+    except FileNotFoundError:
+        st.error(f"The weights file {path} has disappeared; pick another step.")
+    except CheckpointError as e:
+        st.error(f"Cannot load the generator of run **{sel.run.name}**: {e}")
+    return None
+
+
+def show_image(image, caption: str | None = None) -> None:
+    """An (H, W, C) uint8 array or PNG/GIF bytes at its own pixel size, losslessly (no JPEG)."""
+    data = image if isinstance(image, bytes) else png_bytes(image)
+    st.image(data, caption=caption, width="content")
+
+
+def progress_callback(label: str):
+    """A progress(done, total) function for the core, drawing an st.progress bar."""
+    bar = st.progress(0.0, text=label)
+
+    def update(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{label} {done}/{total}")
+
+    return update, bar

@@ -1,0 +1,77 @@
+"""Interpolate page: frames from one z to another, shown as a frame grid and an animated GIF."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from dcgan.explore import interpolation
+from dcgan.latent import z_from_seed
+from explorer.common import load_generator, progress_callback, show_image
+
+st.title("Interpolate")
+sel = st.session_state["selection"]
+G = load_generator(sel)
+if G is None:
+    st.stop()
+
+latent_z = st.session_state.get("latent_z")
+if latent_z is not None and latent_z.shape[0] != G.z_dim:
+    latent_z = None  # edited for a model with another z_dim
+SOURCES = ["seed", "current z (Latent page)"]
+
+
+def endpoint(column, name: str, default_seed: int) -> np.ndarray | None:
+    """One endpoint's z from a seed or from the Latent page."""
+    with column:
+        st.markdown(f"**{name}**")
+        source = st.radio("From", SOURCES, key=f"interp_source_{name}", horizontal=True,
+                          label_visibility="collapsed")
+        if source == SOURCES[0]:
+            seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=default_seed, step=1,
+                                   key=f"interp_seed_{name}")
+            return z_from_seed(int(seed), G.z_dim)[0].numpy()
+        if latent_z is None:
+            st.error("There is no current z yet: open the Latent page first, or use a seed.")
+            return None
+        st.caption(f"the Latent page's z (|z| = {np.linalg.norm(latent_z):.2f})")
+        return latent_z
+
+
+a, b = st.columns(2)
+z0 = endpoint(a, "Start", 0)
+z1 = endpoint(b, "End", 1)
+
+with st.form("interp_form"):
+    c1, c2, c3, c4 = st.columns(4)
+    frames = c1.number_input("Frames", min_value=2, max_value=512, value=64, step=1, key="interp_frames")
+    method = c2.radio("Path", ["slerp", "lerp"], horizontal=True, key="interp_method",
+                      help="slerp follows the sphere Gaussian z vectors live on; lerp cuts through the middle")
+    frame_ms = c3.number_input("Frame duration (ms)", min_value=10, max_value=5000, value=80, step=10)
+    scale = c4.number_input("Output scale", min_value=1, max_value=16, value=6, step=1,
+                            help="nearest-neighbour upscaling of each frame")
+    o1, o2, _ = st.columns([1, 1, 2])
+    loop = o1.checkbox("Loop", value=True)
+    pingpong = o2.checkbox("Ping-pong", value=False, help="play forward, then back")
+    go = st.form_submit_button("Interpolate", type="primary")
+
+if go and z0 is not None and z1 is not None:
+    progress, bar = progress_callback("Rendering frames…")
+    result = interpolation(G, z0, z1, frames=int(frames), method=method, frame_ms=int(frame_ms), loop=loop,
+                           pingpong=pingpong, scale=int(scale), progress=progress)
+    bar.empty()
+    st.session_state["interp_result"] = {"frames": len(result.frames), "gif": result.gif,
+                                         "grid_png": result.grid_png, "method": method}
+
+result = st.session_state.get("interp_result")
+if result:
+    g1, g2 = st.columns(2, gap="large")
+    with g1:
+        st.subheader("Animation")
+        show_image(result["gif"], caption=f"{result['frames']} frames, {result['method']}")
+        st.download_button("Download GIF", result["gif"], file_name="interpolation.gif", mime="image/gif",
+                           key="download_gif")
+    with g2:
+        st.subheader("Frames")
+        show_image(result["grid_png"], caption="every frame, row by row")
+        st.download_button("Download frame grid PNG", result["grid_png"], file_name="interpolation_grid.png",
+                           mime="image/png", key="download_grid")

@@ -1,0 +1,107 @@
+"""Latent page: one image's z, edited component by component, plus sweeps of chosen components."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from dcgan.explore import image_png, render_z, sweep_grid, z_json, z_npy
+from dcgan.latent import z_from_seed
+from explorer.common import load_generator, progress_callback, show_image
+
+Z_LIMIT = 3.5  # slider range; a standard normal component lies within it 99.95 % of the time
+COMPONENTS_PER_GROUP = 20
+SLIDER_COLUMNS = 4
+IMAGE_SCALE = 10
+
+st.title("Latent space")
+sel = st.session_state["selection"]
+G = load_generator(sel)
+if G is None:
+    st.stop()
+z_dim = G.z_dim
+
+
+def set_z(z: np.ndarray) -> None:
+    """Make z current and move every slider to it (called before the sliders exist in a run)."""
+    st.session_state["latent_z"] = np.asarray(z, dtype=np.float32).ravel().copy()
+    for i, v in enumerate(st.session_state["latent_z"]):
+        st.session_state[f"z_{i}"] = float(np.clip(round(float(v), 2), -Z_LIMIT, Z_LIMIT))
+
+
+def from_seed() -> None:
+    set_z(z_from_seed(int(st.session_state["latent_seed"]), z_dim)[0].numpy())
+
+
+def random_seed() -> None:
+    st.session_state["latent_seed"] = int(np.random.default_rng().integers(0, 2**31 - 1))
+    from_seed()
+
+
+def slider_moved(i: int) -> None:
+    # only the moved component changes: the others keep their exact (unrounded) seed values
+    st.session_state["latent_z"][i] = st.session_state[f"z_{i}"]
+
+
+z = st.session_state.get("latent_z")
+if z is None or z.shape[0] != z_dim:  # first visit, or a model with another z_dim
+    st.session_state.setdefault("latent_seed", 0)
+    from_seed()
+for i in range(z_dim):
+    # widgets of a page not shown are forgotten: restore the sliders from the stored z
+    if f"z_{i}" not in st.session_state:
+        st.session_state[f"z_{i}"] = float(np.clip(round(float(st.session_state["latent_z"][i]), 2),
+                                                   -Z_LIMIT, Z_LIMIT))
+z = st.session_state["latent_z"]
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    c1.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="latent_seed", on_change=from_seed)
+    c2.button("Random", on_click=random_seed, help="a new random seed")
+    c3.button("Reset", on_click=from_seed, help="back to the seed's z")
+    image = render_z(G, z, scale=IMAGE_SCALE)
+    show_image(image, caption=f"G(z) · {sel.run.name} · {'final model' if sel.step_number is None else f'step {sel.step_number}'}")
+    st.caption(f"|z| = {np.linalg.norm(z):.2f} (a typical z has |z| ≈ {np.sqrt(z_dim):.1f})")
+    d1, d2, d3 = st.columns(3)
+    d1.download_button("Image PNG", image_png(image), file_name="z_image.png", mime="image/png")
+    d2.download_button("z JSON", z_json(z), file_name="z.json", mime="application/json")
+    d3.download_button("z NPY", z_npy(z), file_name="z.npy", mime="application/octet-stream")
+    st.caption("The Interpolate page can start or end at this z.")
+
+with right:
+    st.subheader(f"z components ({z_dim})")
+    groups = range(0, z_dim, COMPONENTS_PER_GROUP)
+    for g0 in groups:
+        g1 = min(g0 + COMPONENTS_PER_GROUP, z_dim)
+        with st.expander(f"components {g0}–{g1 - 1}", expanded=g0 == 0):
+            cols = st.columns(SLIDER_COLUMNS)
+            for i in range(g0, g1):
+                cols[(i - g0) % SLIDER_COLUMNS].slider(
+                    f"z[{i}]", -Z_LIMIT, Z_LIMIT, step=0.05, key=f"z_{i}", on_change=slider_moved, args=(i,))
+
+st.divider()
+st.subheader("Sweep")
+st.caption("Rows are z components, columns are values across the range; every other component stays at the current z.")
+with st.form("sweep_form"):
+    f1, f2, f3, f4 = st.columns([3, 1, 1, 1])
+    components = f1.multiselect("Components", list(range(z_dim)), default=list(range(min(8, z_dim))))
+    low = f2.number_input("From", value=-3.0, step=0.5)
+    high = f3.number_input("To", value=3.0, step=0.5)
+    columns = f4.number_input("Columns", min_value=2, max_value=32, value=9)
+    swept = st.form_submit_button("Sweep", type="primary")
+if swept:
+    if not components:
+        st.error("Choose at least one component to sweep.")
+    elif not low < high:
+        st.error(f"'From' ({low}) must be below 'To' ({high}).")
+    else:
+        progress, bar = progress_callback("Rendering the sweep…")
+        grid = sweep_grid(G, z, sorted(components), low, high, int(columns), scale=3, progress=progress)
+        bar.empty()
+        st.session_state["latent_sweep"] = {"png": image_png(grid), "components": sorted(components),
+                                            "low": low, "high": high}
+sweep = st.session_state.get("latent_sweep")
+if sweep:
+    show_image(sweep["png"], caption=f"components {', '.join(map(str, sweep['components']))} "
+                                     f"from {sweep['low']:g} to {sweep['high']:g}")
+    st.download_button("Sweep PNG", sweep["png"], file_name="sweep.png", mime="image/png")

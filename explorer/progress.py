@@ -1,0 +1,69 @@
+"""Progress page: scrub (or play) through every snapshot grid of a run next to its loss curves."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dcgan.explore import progression_gif
+from explorer.charts import discriminator_figure, loss_figure
+from explorer.common import progress_callback, show_image
+
+PLAY_EVERY_S = 0.7
+GRID_WIDTH_PX = 484  # a 64-image grid of 28 px digits, doubled
+
+st.title("Training progress")
+sel = st.session_state["selection"]
+if sel.run is None:
+    st.error("There are no runs yet. Start one on the Train page.")
+    st.stop()
+run = sel.run
+steps = run.snapshot_steps()
+if not steps:
+    st.error(f"Run **{run.name}** has no snapshots yet; the first one is written when training starts.")
+    st.stop()
+metrics = run.metrics()
+
+if st.session_state.get("progress_run") != run.name or st.session_state.get("progress_step") not in steps:
+    st.session_state["progress_run"] = run.name
+    st.session_state["progress_step"] = steps[-1]
+
+playing = st.toggle("Play", key="progress_play", help="step through the snapshots on a timer")
+
+
+@st.fragment(run_every=PLAY_EVERY_S if playing else None)
+def viewer() -> None:
+    if playing:
+        # advance before the slider exists in this fragment run; wrap around at the end
+        i = steps.index(st.session_state["progress_step"])
+        st.session_state["progress_step"] = steps[(i + 1) % len(steps)]
+    step = st.select_slider(f"Snapshot step ({len(steps)} snapshots)", options=steps, key="progress_step")
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        st.image(run.grid_path(step).read_bytes(), width=GRID_WIDTH_PX,
+                 caption=f"G(fixed z) at step {step} ({steps.index(step) + 1}/{len(steps)})")
+    with right:
+        if metrics:
+            st.plotly_chart(loss_figure(metrics, marker_step=step), key="progress_loss")
+            st.plotly_chart(discriminator_figure(metrics, marker_step=step), key="progress_d")
+        else:
+            st.info("No metrics recorded yet.")
+
+
+viewer()
+
+st.divider()
+st.subheader("Export the progression")
+with st.form("progress_gif_form"):
+    e1, e2 = st.columns(2)
+    frame_ms = e1.number_input("Frame duration (ms)", min_value=20, max_value=5000, value=200, step=20)
+    scale = e2.number_input("Scale", min_value=1, max_value=4, value=1, step=1)
+    export = st.form_submit_button(f"Make GIF of all {len(steps)} snapshots", type="primary")
+if export:
+    progress, bar = progress_callback("Collecting snapshots…")
+    gif = progression_gif(run, frame_ms=int(frame_ms), scale=int(scale), progress=progress)
+    bar.empty()
+    st.session_state["progress_gif"] = {"run": run.name, "frames": len(steps), "gif": gif}
+made = st.session_state.get("progress_gif")
+if made and made["run"] == run.name:
+    show_image(made["gif"], caption=f"{made['frames']} snapshots")
+    st.download_button("Download progression GIF", made["gif"], file_name=f"{run.name}_progress.gif",
+                       mime="image/gif", key="download_progress_gif")

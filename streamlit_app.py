@@ -1,0 +1,24 @@
+"""DCGAN latent-space explorer: `streamlit run streamlit_app.py`.
+
+Opens on the shipped MNIST model (checkpoints/mnist, else the newest run). Runs live in
+checkpoints/ next to this file, or in $DCGAN_CHECKPOINTS. The sidebar's run and step choice is
+shared by every page; each page is one file in explorer/.
+"""
+import streamlit as st
+
+from explorer.common import PIXELATED_CSS, sidebar
+
+st.set_page_config(page_title="DCGAN explorer", page_icon="🧪", layout="wide")
+st.markdown(PIXELATED_CSS, unsafe_allow_html=True)
+
+pages = [
+    st.Page("explorer/train.py", title="Train", icon="🏋️", url_path="train"),
+    st.Page("explorer/progress.py", title="Progress", icon="📈", url_path="progress"),
+    # the app opens here: the shipped model, ready to explore
+    st.Page("explorer/latent.py", title="Latent", icon="🎛️", url_path="latent", default=True),
+    st.Page("explorer/interpolate.py", title="Interpolate", icon="🎞️", url_path="interpolate"),
+]
+page = st.navigation(pages)
+# the pages read the sidebar's choice from session_state; it is drawn before the page runs
+st.session_state["selection"] = sidebar()
+page.run()
