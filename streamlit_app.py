@@ -8,15 +8,15 @@ import streamlit as st
 
 from explorer.common import PIXELATED_CSS, sidebar
 
-st.set_page_config(page_title="DCGAN explorer", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="DCGAN explorer", page_icon=":material/blur_on:", layout="wide")
 st.markdown(PIXELATED_CSS, unsafe_allow_html=True)
 
 pages = [
-    st.Page("explorer/train.py", title="Train", icon="🏋️", url_path="train"),
-    st.Page("explorer/progress.py", title="Progress", icon="📈", url_path="progress"),
+    st.Page("explorer/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("explorer/progress.py", title="Progress", icon=":material/timeline:", url_path="progress"),
     # the app opens here: the shipped model, ready to explore
-    st.Page("explorer/latent.py", title="Latent", icon="🎛️", url_path="latent", default=True),
-    st.Page("explorer/interpolate.py", title="Interpolate", icon="🎞️", url_path="interpolate"),
+    st.Page("explorer/latent.py", title="Latent", icon=":material/tune:", url_path="latent", default=True),
+    st.Page("explorer/interpolate.py", title="Interpolate", icon=":material/animation:", url_path="interpolate"),
 ]
 page = st.navigation(pages)
 # the pages read the sidebar's choice from session_state; it is drawn before the page runs

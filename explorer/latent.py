@@ -53,20 +53,24 @@ for i in range(z_dim):
                                                    -Z_LIMIT, Z_LIMIT))
 z = st.session_state["latent_z"]
 
-left, right = st.columns([1, 2], gap="large")
+left, right = st.columns([2, 3], gap="large")
 with left:
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     c1.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="latent_seed", on_change=from_seed)
-    c2.button("Random", on_click=random_seed, help="a new random seed")
-    c3.button("Reset", on_click=from_seed, help="back to the seed's z")
+    c2.button("Random", on_click=random_seed, help="a new random seed", width="stretch")
+    c3.button("Reset", on_click=from_seed, help="back to the seed's z", width="stretch")
     image = render_z(G, z, scale=IMAGE_SCALE)
-    show_image(image, caption=f"G(z) · {sel.run.name} · {'final model' if sel.step_number is None else f'step {sel.step_number}'}")
-    st.caption(f"|z| = {np.linalg.norm(z):.2f} (a typical z has |z| ≈ {np.sqrt(z_dim):.1f})")
+    step_text = "final model" if sel.step_number is None else f"step {sel.step_number}"
+    show_image(image, caption=f"G(z) · {sel.run.name} · {step_text}")
+    st.caption(f"|z| = {np.linalg.norm(z):.2f} (a typical z has |z| ≈ {np.sqrt(z_dim):.1f}). "
+               "The Interpolate page can start or end at this z.")
     d1, d2, d3 = st.columns(3)
-    d1.download_button("Image PNG", image_png(image), file_name="z_image.png", mime="image/png")
-    d2.download_button("z JSON", z_json(z), file_name="z.json", mime="application/json")
-    d3.download_button("z NPY", z_npy(z), file_name="z.npy", mime="application/octet-stream")
-    st.caption("The Interpolate page can start or end at this z.")
+    d1.download_button("PNG", image_png(image), file_name="z_image.png", mime="image/png",
+                       icon=":material/download:", width="stretch", help="the image as shown")
+    d2.download_button("JSON", z_json(z), file_name="z.json", mime="application/json",
+                       icon=":material/download:", width="stretch", help="z as a JSON list")
+    d3.download_button("NPY", z_npy(z), file_name="z.npy", mime="application/octet-stream",
+                       icon=":material/download:", width="stretch", help="z as a NumPy .npy file")
 
 with right:
     st.subheader(f"z components ({z_dim})")

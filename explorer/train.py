@@ -150,7 +150,7 @@ for r in runs:
                  "step": f"{status.get('step', 0)}/{status.get('total_steps', cfg.get('steps', '?'))}",
                  "dataset": cfg.get("dataset", "?"), "image size": cfg.get("image_size"),
                  "snapshots": len(r.snapshot_steps())})
-st.dataframe(rows, hide_index=True)
+st.table(rows, hide_index=True)  # real DOM text: readable, searchable, and few rows
 
 # --- the selected run -----------------------------------------------------------------------------
 run = sel.run
@@ -205,7 +205,7 @@ def live_view(active: bool) -> None:
     with right:
         steps = run.snapshot_steps()
         if steps:
-            st.image(run.grid_path(steps[-1]).read_bytes(), width=484,
+            st.image(run.grid_path(steps[-1]).read_bytes(), width="stretch",
                      caption=f"newest snapshot: step {steps[-1]}")
         else:
             st.info("No snapshot yet.")

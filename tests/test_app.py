@@ -77,7 +77,7 @@ def test_opens_on_latent_page_with_one_slider_per_component(app_checkpoints):
     assert at.selectbox(key="step").value == "final"
     assert sorted(s.key for s in at.slider) == sorted(f"z_{i}" for i in range(16))
     assert len(image_urls(at)) == 1
-    assert [b.label for b in at.get("download_button")] == ["Image PNG", "z JSON", "z NPY"]
+    assert [b.label for b in at.get("download_button")] == ["PNG", "JSON", "NPY"]
     assert not errors(at)
 
 
@@ -272,7 +272,7 @@ def test_training_started_from_the_page_finishes_and_is_shown(app_checkpoints):
     assert wait_for_state(run, timeout_s=240)["state"] == "finished"
     at.run()  # AppTest does not rerun fragments on their timer
     assert not at.exception and not errors(at)
-    table = at.dataframe[0].value
+    table = at.table[0].value
     row = table[table["run"] == "from-page"].iloc[0]
     assert (row["state"], row["step"], row["snapshots"]) == ("finished", "4/4", 3)
     assert "step 4/4" in at.get("progress")[0].proto.text

@@ -1,0 +1,255 @@
+"""The app in a real browser: `streamlit run` on a free port, driven by Debian's Chromium via Playwright.
+
+Visits every page on a temporary checkpoints folder, moves a z slider with the keyboard, downloads
+an interpolation GIF and counts its frames, scrubs a snapshot, and launches a tiny training run
+from the Train page; then, when a shipped model exists, opens checkpoints/ read-only. Screenshots
+go to test-artifacts/screenshots/. Playwright never downloads a browser here: it is given
+/usr/bin/chromium, and the module is skipped without it.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+
+from PIL import Image  # noqa: E402
+
+from dcgan.config import TrainConfig  # noqa: E402
+from dcgan.launch import wait_for_state  # noqa: E402
+from dcgan.rundir import RunDir  # noqa: E402
+from dcgan.train import train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SERVER_START_S = 90
+UI_TIMEOUT_MS = 60_000  # a rerun can take seconds on 2 busy cores
+TINY = dict(dataset="synthetic", batch_size=16, z_dim=16, g_width=16, d_width=16, log_every=100)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(checkpoints: Path):
+    """`python -m streamlit run streamlit_app.py` until the block ends, killed even on failure."""
+    port = free_port()
+    env = dict(os.environ, DCGAN_CHECKPOINTS=str(checkpoints), PYTHONPATH=str(ROOT))
+    log = open(checkpoints.parent / f"streamlit_{port}.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start: {Path(log.name).read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        # its own session: the group is streamlit and nothing else we did not start
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser_checkpoints(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("browser") / "checkpoints"
+    train(TrainConfig(run_name="tiny", steps=8, snapshot_every=2, checkpoint_every=4, **TINY), root,
+          progress=False, log=lambda _: None)
+    return root
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def app(browser_checkpoints, browser):
+    """A page on the tiny-run server; yields (page, base url)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server(browser_checkpoints) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1500}, accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        try:
+            yield page, url
+        finally:
+            context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def no_exceptions(page) -> None:
+    assert page.get_by_test_id("stException").count() == 0, page.get_by_test_id("stException").first.inner_text()
+
+
+def go_to(page, title: str, heading: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=heading).wait_for()
+
+
+def first_image_src(page) -> str:
+    img = page.get_by_test_id("stImage").locator("img").first
+    img.wait_for()
+    return img.get_attribute("src")
+
+
+def wait_src_change(page, before: str) -> str:
+    page.wait_for_function(
+        "before => { const i = document.querySelector('[data-testid=stImage] img');"
+        " return i && i.getAttribute('src') !== before; }", arg=before, timeout=UI_TIMEOUT_MS)
+    return first_image_src(page)
+
+
+def test_latent_slider_changes_the_image(app):
+    page, url = app
+    page.goto(url)
+    page.get_by_role("heading", name="Latent space").wait_for()
+    page.get_by_test_id("stSlider").last.wait_for()
+    before = first_image_src(page)
+    assert page.get_by_test_id("stSlider").count() == 16
+    thumb = page.get_by_test_id("stSlider").first.get_by_role("slider")
+    thumb.focus()
+    for _ in range(12):
+        page.keyboard.press("ArrowRight")
+    wait_src_change(page, before)
+    # the image is upscaled on the server (28 px x 10), not blurred up by the browser
+    page.wait_for_function("() => { const i = document.querySelector('[data-testid=stImage] img');"
+                           " return i && i.complete && i.naturalWidth === 280; }")
+    no_exceptions(page)
+    shot(page, "latent")
+
+
+def test_interpolation_gif_download_has_the_requested_frames(app, tmp_path):
+    page, _ = app
+    go_to(page, "Interpolate", "Interpolate")
+    frames = page.get_by_label("Frames", exact=True)
+    frames.fill("12")
+    frames.press("Tab")
+    page.get_by_role("button", name="Interpolate").click()
+    button = page.get_by_role("button", name="Download GIF")
+    button.wait_for()
+    with page.expect_download() as info:
+        button.click()
+    path = tmp_path / "interpolation.gif"
+    info.value.save_as(path)
+    with Image.open(path) as im:
+        assert im.format == "GIF" and im.n_frames == 12
+    no_exceptions(page)
+    shot(page, "interpolate")
+
+
+def test_progress_scrubs_a_snapshot(app):
+    page, _ = app
+    go_to(page, "Progress", "Training progress")
+    caption = page.get_by_text("G(fixed z) at step 8 (5/5)")
+    caption.wait_for()
+    page.get_by_test_id("stSlider").first.get_by_role("slider").focus()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    page.get_by_text("G(fixed z) at step 4 (3/5)").wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    no_exceptions(page)
+    shot(page, "progress")
+
+
+def test_training_launched_from_the_train_page(app, browser_checkpoints):
+    page, _ = app
+    go_to(page, "Train", "Train")
+    page.get_by_text("New run", exact=True).click()
+    page.get_by_role("combobox", name="Dataset").click()
+    page.get_by_role("option", name="synthetic shapes").click()
+    for label, value in [("Steps", "6"), ("Batch size", "8"), ("Snapshot every (steps)", "2"),
+                         ("Checkpoint every (steps)", "2"), ("Run name", "from-browser")]:
+        box = page.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Tab")
+    page.get_by_text("Model", exact=True).click()
+    for label in ("z_dim", "G width", "D width"):
+        box = page.get_by_label(label, exact=True)
+        box.fill("8")
+        box.press("Tab")
+    shot(page, "train_form")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_role("heading", name="Run from-browser").wait_for()
+    run = RunDir(browser_checkpoints / "from-browser")
+    assert wait_for_state(run, timeout_s=240)["state"] == "finished"
+    # the live view notices the end on its own timer and redraws the page
+    page.get_by_text("step 6/6").wait_for(timeout=UI_TIMEOUT_MS)
+    page.get_by_text("newest snapshot: step 6").wait_for()
+    assert page.locator(".js-plotly-plot").count() >= 2
+    assert "finished" in page.get_by_test_id("stTable").inner_text()
+    no_exceptions(page)
+    shot(page, "train")
+
+
+def test_shipped_model_read_only(browser, tmp_path):
+    shipped = ROOT / "checkpoints"
+    if not (shipped / "mnist" / "generator.safetensors").is_file():
+        pytest.skip("no shipped model in checkpoints/mnist yet")
+    with streamlit_server(shipped) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1500})
+        page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        try:
+            page.goto(url)
+            page.get_by_role("heading", name="Latent space").wait_for()
+            page.get_by_test_id("stSlider").first.wait_for()
+            # 100 components: five expanders of 20 sliders, the first one open
+            assert page.get_by_test_id("stExpander").count() >= 5
+            before = first_image_src(page)
+            page.get_by_test_id("stSlider").nth(5).get_by_role("slider").focus()
+            for _ in range(20):
+                page.keyboard.press("ArrowLeft")
+            wait_src_change(page, before)
+            no_exceptions(page)
+            shot(page, "shipped_latent")
+            go_to(page, "Progress", "Training progress")
+            page.get_by_test_id("stImage").first.wait_for()
+            page.locator(".js-plotly-plot").first.wait_for()
+            no_exceptions(page)
+            shot(page, "shipped_progress")
+        finally:
+            context.close()
