@@ -26,15 +26,37 @@ def thin(metrics: list[dict], max_points: int = MAX_POINTS) -> list[dict]:
     return kept if kept[-1] is metrics[-1] else kept + [metrics[-1]]
 
 
+def running_mean(values: list[float], window: int) -> list[float]:
+    """Trailing mean over up to `window` values; the first points average what exists so far."""
+    if window <= 1:
+        return list(values)
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def auto_window(n: int) -> int:
+    """A smoothing window that turns per-step noise into a readable curve: about 1 % of the run."""
+    return max(1, n // 100)
+
+
 def line_figure(metrics: list[dict], keys: tuple[str, ...], title: str, y_title: str = "",
                 marker_step: int | None = None, y_range: tuple[float, float] | None = None,
-                log_y: bool = False, height: int = 300) -> go.Figure:
-    """One line per key against step; a dashed vertical line at marker_step when given."""
-    rows = thin([m for m in metrics if "step" in m])
+                log_y: bool = False, height: int = 300, smooth: int = 1) -> go.Figure:
+    """One line per key against step, each a trailing mean over `smooth` steps (1 = raw);
+    a dashed vertical line at marker_step when given."""
+    rows = [m for m in metrics if "step" in m]
     fig = go.Figure()
     for key in keys:
+        # smooth before thinning, so every step counts in the curve
         points = [(m["step"], m[key]) for m in rows if m.get(key) is not None]
-        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines",
+        ys = running_mean([p[1] for p in points], smooth)
+        kept = thin([{"step": p[0], "y": y} for p, y in zip(points, ys)])
+        fig.add_trace(go.Scatter(x=[k["step"] for k in kept], y=[k["y"] for k in kept], mode="lines",
                                  name=LABELS.get(key, key)))
     if marker_step is not None:
         fig.add_vline(x=marker_step, line_dash="dash", line_color="red",
@@ -49,18 +71,18 @@ def line_figure(metrics: list[dict], keys: tuple[str, ...], title: str, y_title:
     return fig
 
 
-def loss_figure(metrics: list[dict], marker_step: int | None = None) -> go.Figure:
+def loss_figure(metrics: list[dict], marker_step: int | None = None, smooth: int = 1) -> go.Figure:
     """loss_d and loss_g against step."""
-    return line_figure(metrics, LOSS_KEYS, "Losses", "loss", marker_step)
+    return line_figure(metrics, LOSS_KEYS, "Losses", "loss", marker_step, smooth=smooth)
 
 
-def discriminator_figure(metrics: list[dict], marker_step: int | None = None) -> go.Figure:
+def discriminator_figure(metrics: list[dict], marker_step: int | None = None, smooth: int = 1) -> go.Figure:
     """D's accuracy on real and fake images, and its mean outputs D(x) and D(G(z)), all in [0, 1]."""
-    return line_figure(metrics, D_KEYS, "Discriminator", "", marker_step, y_range=(-0.02, 1.02))
+    return line_figure(metrics, D_KEYS, "Discriminator", "", marker_step, y_range=(-0.02, 1.02), smooth=smooth)
 
 
 def lr_figure(metrics: list[dict], marker_step: int | None = None) -> go.Figure:
-    """The learning rates, which only move when adaptive_lr is on."""
+    """The learning rates, which only move when adaptive_lr is on (never smoothed: they are exact)."""
     return line_figure(metrics, LR_KEYS, "Learning rates", "lr", marker_step, log_y=True)
 
 

@@ -55,7 +55,7 @@ z = st.session_state["latent_z"]
 
 left, right = st.columns([2, 3], gap="large")
 with left:
-    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([4, 3, 3], vertical_alignment="bottom")
     c1.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="latent_seed", on_change=from_seed)
     c2.button("Random", on_click=random_seed, help="a new random seed", width="stretch")
     c3.button("Reset", on_click=from_seed, help="back to the seed's z", width="stretch")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dcgan.explore import progression_gif
-from explorer.charts import discriminator_figure, loss_figure
+from explorer.charts import auto_window, discriminator_figure, loss_figure
 from explorer.common import progress_callback, show_image
 
 PLAY_EVERY_S = 0.7
@@ -26,7 +26,10 @@ if st.session_state.get("progress_run") != run.name or st.session_state.get("pro
     st.session_state["progress_run"] = run.name
     st.session_state["progress_step"] = steps[-1]
 
-playing = st.toggle("Play", key="progress_play", help="step through the snapshots on a timer")
+t1, t2, _ = st.columns([1, 1, 4])
+playing = t1.toggle("Play", key="progress_play", help="step through the snapshots on a timer")
+smooth = auto_window(len(metrics)) if t2.toggle("Smooth curves", value=True, key="progress_smooth",
+                                                 help="a running mean over about 1 % of the steps") else 1
 
 
 @st.fragment(run_every=PLAY_EVERY_S if playing else None)
@@ -42,8 +45,8 @@ def viewer() -> None:
                  caption=f"G(fixed z) at step {step} ({steps.index(step) + 1}/{len(steps)})")
     with right:
         if metrics:
-            st.plotly_chart(loss_figure(metrics, marker_step=step), key="progress_loss")
-            st.plotly_chart(discriminator_figure(metrics, marker_step=step), key="progress_d")
+            st.plotly_chart(loss_figure(metrics, marker_step=step, smooth=smooth), key="progress_loss")
+            st.plotly_chart(discriminator_figure(metrics, marker_step=step, smooth=smooth), key="progress_d")
         else:
             st.info("No metrics recorded yet.")
 

@@ -14,7 +14,7 @@ import streamlit as st
 from dcgan.config import DATASETS, IMAGE_SIZES, ConfigError, TrainConfig
 from dcgan.launch import resume_training, start_training, stop_training
 from dcgan.rundir import ACTIVE_STATES, RunDir
-from explorer.charts import discriminator_figure, format_seconds, loss_figure, lr_figure, run_progress
+from explorer.charts import auto_window, discriminator_figure, format_seconds, loss_figure, lr_figure, run_progress
 from explorer.common import PROJECT_ROOT, all_runs, run_config
 
 REFRESH_S = 2.0  # how often the live view rereads the run directory
@@ -196,8 +196,9 @@ def live_view(active: bool) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         if metrics:
-            st.plotly_chart(loss_figure(metrics), key="train_loss")
-            st.plotly_chart(discriminator_figure(metrics), key="train_d")
+            smooth = auto_window(len(metrics))  # per-step values are too noisy to read
+            st.plotly_chart(loss_figure(metrics, smooth=smooth), key="train_loss")
+            st.plotly_chart(discriminator_figure(metrics, smooth=smooth), key="train_d")
             if cfg.get("adaptive_lr"):
                 st.plotly_chart(lr_figure(metrics), key="train_lr")
         else:

@@ -312,6 +312,15 @@ def test_figures_tolerate_missing_keys_and_no_metrics():
     assert all(len(t.x) == 0 for t in fig.data)
 
 
+def test_smoothing_is_a_trailing_mean():
+    assert charts.running_mean([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert charts.running_mean([1.0, 2.0], 1) == [1.0, 2.0]
+    assert charts.auto_window(50) == 1 and charts.auto_window(5000) == 50
+    fig = charts.loss_figure(METRICS, smooth=4)
+    assert fig.data[1].y[-1] == pytest.approx(2.0)  # a constant stays constant
+    assert fig.data[0].y[3] == pytest.approx((1 + 1 / 2 + 1 / 3 + 1 / 4) / 4)
+
+
 def test_thin_keeps_the_last_record():
     many = [{"step": s} for s in range(10_001)]
     kept = charts.thin(many, 1000)

@@ -35,6 +35,7 @@ from dcgan.train import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "screenshots"
+LOGS = ROOT / "test-artifacts" / "logs"  # the servers' output, for when a test fails
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 SERVER_START_S = 90
@@ -53,7 +54,8 @@ def streamlit_server(checkpoints: Path):
     """`python -m streamlit run streamlit_app.py` until the block ends, killed even on failure."""
     port = free_port()
     env = dict(os.environ, DCGAN_CHECKPOINTS=str(checkpoints), PYTHONPATH=str(ROOT))
-    log = open(checkpoints.parent / f"streamlit_{port}.log", "wb")
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = open(LOGS / f"streamlit_{port}.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
