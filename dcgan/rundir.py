@@ -1,18 +1,7 @@
 """The run directory: the one contract between the trainer process and its readers (CLI, app).
 
-Layout of checkpoints/<run_name>/ (see README "Run directory"):
-
-    config.json                      TrainConfig as JSON
-    status.json                      state, pid, step, total_steps, heartbeat, error
-    metrics.jsonl                    one JSON object per training step, appended and flushed
-    fixed_z.npy                      the z of every snapshot grid, float32 (grid_size, z_dim)
-    snapshots/grid_000200.png        G(fixed z) at step 200
-    snapshots/G_000200.safetensors   fp16 generator weights at step 200 (with every snapshot_weights_every-th snapshot)
-    checkpoint.pt                    full state for exact resume (G, D, optimisers, step, RNG)
-    generator.safetensors            latest exported generator (fp32) ...
-    generator.json                   ... and the config needed to rebuild it
-    train.log                        the trainer's console output when launched by the app
-    STOP                             present = please stop at the next step boundary
+The layout of checkpoints/<run_name>/ is documented in one place: README.md, "Run directory".
+The path of each file is a property of RunDir below.
 
 Every file a reader can see is replaced atomically (temp file + os.replace); metrics.jsonl is only
 appended, one flushed line per step, and readers skip a torn last line.
