@@ -53,6 +53,86 @@ def resolve_path(text: str) -> str:
     return str(p if p.is_absolute() else (PROJECT_ROOT / p).resolve())
 
 
+# --- the form for a new run ------------------------------------------------------------------------
+def new_run_form(checkpoints: Path, expanded: bool) -> None:
+    """The settings of a new run; Start launches its trainer process and selects the run."""
+    defaults = TrainConfig()
+    with st.expander("New run", expanded=expanded, icon=":material/add:"):
+        with st.form("train_form"):
+            c1, c2, c3 = st.columns(3)
+            dataset = c1.selectbox("Dataset", DATASETS, format_func=DATASET_LABELS.get, key="train_dataset")
+            data_root = c2.text_input("Data root (MNIST / Fashion-MNIST)", value=default_data_root(),
+                                      key="train_data_root")
+            image_folder = c3.text_input("Image folder (for 'image folder')", value="", key="train_image_folder",
+                                         placeholder="/path/to/images")
+            c1, c2, c3, c4 = st.columns(4)
+            image_size = c1.selectbox("Image size", IMAGE_SIZES, key="train_image_size")
+            channels = c2.selectbox("Channels", (1, 3), format_func=lambda c: {1: "1 (grey)", 3: "3 (RGB)"}[c],
+                                    key="train_channels")
+            steps = c3.number_input("Steps", min_value=1, max_value=10_000_000, value=defaults.steps, key="train_steps")
+            batch_size = c4.number_input("Batch size", min_value=1, max_value=4096, value=defaults.batch_size,
+                                         key="train_batch_size")
+            c1, c2, c3, c4 = st.columns(4)
+            lr_d = c1.text_input("Learning rate D", value=f"{defaults.lr_d:g}", key="train_lr_d")
+            lr_g = c2.text_input("Learning rate G", value=f"{defaults.lr_g:g}", key="train_lr_g")
+            g_steps = c3.number_input("G steps per D step", min_value=1, max_value=10, value=defaults.g_steps,
+                                      key="train_g_steps")
+            seed = c4.number_input("Seed", min_value=0, max_value=2**31 - 1, value=defaults.seed, key="train_seed")
+            adaptive_lr = st.checkbox("Adaptive learning-rate balancing", value=defaults.adaptive_lr,
+                                      key="train_adaptive_lr",
+                                      help="speed D up and slow G down while D's accuracy is low, and the "
+                                           "opposite while D wins")
+            c1, c2, c3, c4, c5 = st.columns(5)
+            acc_low = c1.number_input("Accuracy low", 0.0, 1.0, defaults.acc_low, 0.05, key="train_acc_low")
+            acc_high = c2.number_input("Accuracy high", 0.0, 1.0, defaults.acc_high, 0.05, key="train_acc_high")
+            lr_factor = c3.number_input("lr factor per step", 1.0, 2.0, defaults.lr_factor, 0.001, format="%.3f",
+                                        key="train_lr_factor")
+            lr_min = c4.text_input("lr min", value=f"{defaults.lr_min:g}", key="train_lr_min")
+            lr_max = c5.text_input("lr max", value=f"{defaults.lr_max:g}", key="train_lr_max")
+            c1, c2, c3, c4 = st.columns(4)
+            snapshot_every = c1.number_input("Snapshot every (steps)", min_value=1, value=defaults.snapshot_every,
+                                             key="train_snapshot_every")
+            snapshot_weights_every = c2.number_input(
+                "Weights with every k-th snapshot", min_value=0, value=defaults.snapshot_weights_every,
+                key="train_snapshot_weights_every", help="0 = grids only; weights make a snapshot explorable")
+            checkpoint_every = c3.number_input("Checkpoint every (steps)", min_value=1,
+                                               value=defaults.checkpoint_every, key="train_checkpoint_every")
+            run_name = c4.text_input("Run name", key="train_run_name")
+            with st.expander("Model"):
+                c1, c2, c3, c4 = st.columns(4)
+                z_dim = c1.number_input("z_dim", min_value=1, max_value=1024, value=defaults.z_dim, key="train_z_dim")
+                g_width = c2.number_input("G width", min_value=1, max_value=1024, value=defaults.g_width,
+                                          key="train_g_width")
+                d_width = c3.number_input("D width", min_value=1, max_value=1024, value=defaults.d_width,
+                                          key="train_d_width")
+                device = c4.selectbox("Device", ("auto", "cpu", "cuda"), key="train_device")
+            start = st.form_submit_button("Start training", type="primary")
+
+    if start:
+        try:
+            values = dict(
+                run_name=run_name.strip(), dataset=dataset, data_root=resolve_path(data_root.strip() or "data"),
+                image_folder=resolve_path(image_folder.strip()) if image_folder.strip() else "",
+                image_size=int(image_size), channels=int(channels), steps=int(steps), batch_size=int(batch_size),
+                lr_d=parse_float("Learning rate D", lr_d), lr_g=parse_float("Learning rate G", lr_g),
+                g_steps=int(g_steps), adaptive_lr=bool(adaptive_lr), acc_low=float(acc_low), acc_high=float(acc_high),
+                lr_factor=float(lr_factor), lr_min=parse_float("lr min", lr_min), lr_max=parse_float("lr max", lr_max),
+                snapshot_every=int(snapshot_every), snapshot_weights_every=int(snapshot_weights_every),
+                checkpoint_every=int(checkpoint_every), seed=int(seed), z_dim=int(z_dim), g_width=int(g_width),
+                d_width=int(d_width), device=device)
+            cfg = TrainConfig.from_dict(values)
+            # fail here, in the form, rather than seconds later in the trainer
+            if cfg.dataset == "folder" and not Path(cfg.image_folder).is_dir():
+                raise ConfigError(f"image folder not found: {cfg.image_folder}")
+            start_training(cfg, checkpoints)
+        except (ConfigError, OSError) as e:
+            st.error(f"Cannot start: {e}")
+        else:
+            st.session_state["select_run_next"] = cfg.run_name
+            st.session_state["train_started"] = True
+            st.rerun()
+
+
 st.title("Train")
 sel = st.session_state["selection"]
 checkpoints = sel.checkpoints
@@ -60,107 +140,21 @@ checkpoints = sel.checkpoints
 if st.session_state.pop("train_started", False) or "train_run_name" not in st.session_state:
     st.session_state["train_run_name"] = new_run_name()
 
-# --- the form for a new run ------------------------------------------------------------------------
-defaults = TrainConfig()
 runs = all_runs(checkpoints)
-with st.expander("New run", expanded=not runs):
-    with st.form("train_form"):
-        c1, c2, c3 = st.columns(3)
-        dataset = c1.selectbox("Dataset", DATASETS, format_func=DATASET_LABELS.get, key="train_dataset")
-        data_root = c2.text_input("Data root (MNIST / Fashion-MNIST)", value=default_data_root(),
-                                  key="train_data_root")
-        image_folder = c3.text_input("Image folder (for 'image folder')", value="", key="train_image_folder",
-                                     placeholder="/path/to/images")
-        c1, c2, c3, c4 = st.columns(4)
-        image_size = c1.selectbox("Image size", IMAGE_SIZES, key="train_image_size")
-        channels = c2.selectbox("Channels", (1, 3), format_func=lambda c: {1: "1 (grey)", 3: "3 (RGB)"}[c],
-                                key="train_channels")
-        steps = c3.number_input("Steps", min_value=1, max_value=10_000_000, value=defaults.steps, key="train_steps")
-        batch_size = c4.number_input("Batch size", min_value=1, max_value=4096, value=defaults.batch_size,
-                                     key="train_batch_size")
-        c1, c2, c3, c4 = st.columns(4)
-        lr_d = c1.text_input("Learning rate D", value=f"{defaults.lr_d:g}", key="train_lr_d")
-        lr_g = c2.text_input("Learning rate G", value=f"{defaults.lr_g:g}", key="train_lr_g")
-        g_steps = c3.number_input("G steps per D step", min_value=1, max_value=10, value=defaults.g_steps,
-                                  key="train_g_steps")
-        seed = c4.number_input("Seed", min_value=0, max_value=2**31 - 1, value=defaults.seed, key="train_seed")
-        adaptive_lr = st.checkbox("Adaptive learning-rate balancing", value=defaults.adaptive_lr,
-                                  key="train_adaptive_lr",
-                                  help="speed D up and slow G down while D's accuracy is low, and the "
-                                       "opposite while D wins")
-        c1, c2, c3, c4, c5 = st.columns(5)
-        acc_low = c1.number_input("Accuracy low", 0.0, 1.0, defaults.acc_low, 0.05, key="train_acc_low")
-        acc_high = c2.number_input("Accuracy high", 0.0, 1.0, defaults.acc_high, 0.05, key="train_acc_high")
-        lr_factor = c3.number_input("lr factor per step", 1.0, 2.0, defaults.lr_factor, 0.001, format="%.3f",
-                                    key="train_lr_factor")
-        lr_min = c4.text_input("lr min", value=f"{defaults.lr_min:g}", key="train_lr_min")
-        lr_max = c5.text_input("lr max", value=f"{defaults.lr_max:g}", key="train_lr_max")
-        c1, c2, c3, c4 = st.columns(4)
-        snapshot_every = c1.number_input("Snapshot every (steps)", min_value=1, value=defaults.snapshot_every,
-                                         key="train_snapshot_every")
-        snapshot_weights_every = c2.number_input(
-            "Weights with every k-th snapshot", min_value=0, value=defaults.snapshot_weights_every,
-            key="train_snapshot_weights_every", help="0 = grids only; weights make a snapshot explorable")
-        checkpoint_every = c3.number_input("Checkpoint every (steps)", min_value=1,
-                                           value=defaults.checkpoint_every, key="train_checkpoint_every")
-        run_name = c4.text_input("Run name", key="train_run_name")
-        with st.expander("Model"):
-            c1, c2, c3, c4 = st.columns(4)
-            z_dim = c1.number_input("z_dim", min_value=1, max_value=1024, value=defaults.z_dim, key="train_z_dim")
-            g_width = c2.number_input("G width", min_value=1, max_value=1024, value=defaults.g_width,
-                                      key="train_g_width")
-            d_width = c3.number_input("D width", min_value=1, max_value=1024, value=defaults.d_width,
-                                      key="train_d_width")
-            device = c4.selectbox("Device", ("auto", "cpu", "cuda"), key="train_device")
-        start = st.form_submit_button("Start training", type="primary")
-
-if start:
-    try:
-        values = dict(
-            run_name=run_name.strip(), dataset=dataset, data_root=resolve_path(data_root.strip() or "data"),
-            image_folder=resolve_path(image_folder.strip()) if image_folder.strip() else "",
-            image_size=int(image_size), channels=int(channels), steps=int(steps), batch_size=int(batch_size),
-            lr_d=parse_float("Learning rate D", lr_d), lr_g=parse_float("Learning rate G", lr_g),
-            g_steps=int(g_steps), adaptive_lr=bool(adaptive_lr), acc_low=float(acc_low), acc_high=float(acc_high),
-            lr_factor=float(lr_factor), lr_min=parse_float("lr min", lr_min), lr_max=parse_float("lr max", lr_max),
-            snapshot_every=int(snapshot_every), snapshot_weights_every=int(snapshot_weights_every),
-            checkpoint_every=int(checkpoint_every), seed=int(seed), z_dim=int(z_dim), g_width=int(g_width),
-            d_width=int(d_width), device=device)
-        cfg = TrainConfig.from_dict(values)
-        # fail here, in the form, rather than seconds later in the trainer
-        if cfg.dataset == "folder" and not Path(cfg.image_folder).is_dir():
-            raise ConfigError(f"image folder not found: {cfg.image_folder}")
-        start_training(cfg, checkpoints)
-    except (ConfigError, OSError) as e:
-        st.error(f"Cannot start: {e}")
-    else:
-        st.session_state["select_run_next"] = cfg.run_name
-        st.session_state["train_started"] = True
-        st.rerun()
-
-# --- all runs -------------------------------------------------------------------------------------
-st.subheader("Runs")
 if not runs:
-    st.info(f"No runs in `{checkpoints}` yet.")
+    st.info(f"No runs in `{checkpoints}` yet: set one up below.")
+    new_run_form(checkpoints, expanded=True)
     st.stop()
-rows = []
-for r in runs:
-    status, cfg = r.status(), run_config(r)
-    rows.append({"run": r.name, "state": status.get("state", "unknown"),
-                 "step": f"{status.get('step', 0)}/{status.get('total_steps', cfg.get('steps', '?'))}",
-                 "dataset": cfg.get("dataset", "?"), "image size": cfg.get("image_size"),
-                 "snapshots": len(r.snapshot_steps())})
-st.table(rows, hide_index=True)  # real DOM text: readable, searchable, and few rows
 
-# --- the selected run -----------------------------------------------------------------------------
+# --- the selected run: what matters most while it trains, so it comes first ---------------------------
 run = sel.run
 status = run.status()
 state = status.get("state", "unknown")
 cfg = run_config(run)
 st.subheader(f"Run {run.name}")
-st.caption("Pick another run in the sidebar.")
+st.caption("The run chosen in the sidebar; every run is listed below.")
 
-b1, b2, b3 = st.columns([1, 1, 2], vertical_alignment="bottom")
+b1, b3, b2, _ = st.columns([1, 2, 1, 3], vertical_alignment="bottom")
 if b1.button("Stop", disabled=state not in ACTIVE_STATES, help="stop cleanly after the next step, with a checkpoint"):
     stop_training(checkpoints, run.name)
     st.toast(f"Asked {run.name} to stop")
@@ -216,3 +210,16 @@ active = state in ACTIVE_STATES
 if active:
     st.info(f"**{run.name}** is {state}; this view refreshes every {REFRESH_S:g} s.")
 st.fragment(live_view, run_every=REFRESH_S if active else None)(active)
+
+# --- all runs -------------------------------------------------------------------------------------
+st.subheader("All runs")
+rows = []
+for r in runs:
+    # own names: live_view reads `status` and `cfg` of the selected run as globals on its reruns
+    r_status, r_cfg = r.status(), run_config(r)
+    rows.append({"run": r.name, "state": r_status.get("state", "unknown"),
+                 "step": f"{r_status.get('step', 0)}/{r_status.get('total_steps', r_cfg.get('steps', '?'))}",
+                 "dataset": r_cfg.get("dataset", "?"), "image size": r_cfg.get("image_size"),
+                 "snapshots": len(r.snapshot_steps())})
+st.table(rows, hide_index=True)  # real DOM text: readable, searchable, and few rows
+new_run_form(checkpoints, expanded=False)

@@ -170,8 +170,8 @@ def test_latent_slider_changes_the_image(app):
     page, url = app
     page.goto(url)
     page.get_by_role("heading", name="Latent space").wait_for()
-    page.get_by_test_id("stSlider").last.wait_for()
-    assert page.get_by_test_id("stSlider").count() == 16
+    # the elements stream in as the script runs: wait for all 16 sliders, not just the first few
+    page.wait_for_function("document.querySelectorAll('[data-testid=stSlider]').length === 16")
     move_slider_until_image_changes(page, 0, "ArrowRight")
     # the image is upscaled on the server (28 px x 10), not blurred up by the browser
     page.wait_for_function("() => { const i = document.querySelector('[data-testid=stImage] img');"
@@ -240,6 +240,9 @@ def test_training_launched_from_the_train_page(app, browser_checkpoints):
     shot(page, "train_form")
     page.get_by_role("button", name="Start training").click()
     page.get_by_role("heading", name="Run from-browser").wait_for()
+    # the trainer needs seconds to import torch: the page shows the run as active first
+    page.get_by_text("this view refreshes every").wait_for()
+    shot(page, "train_running")
     run = RunDir(browser_checkpoints / "from-browser")
     assert wait_for_state(run, timeout_s=240)["state"] == "finished"
     # the live view notices the end on its own timer and redraws the page
