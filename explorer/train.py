@@ -183,7 +183,9 @@ def live_view(active: bool) -> None:
     if active and status.get("state") not in ACTIVE_STATES:
         st.rerun()  # the run ended: redraw the whole page (buttons, errors) and stop refreshing
     metrics = run.metrics()
-    prog = run_progress(metrics, status, cfg.get("batch_size"))
+    # until the trainer writes its first status, the total comes from the requested config
+    prog = run_progress(metrics, {**status, "total_steps": status.get("total_steps") or cfg.get("steps")},
+                        cfg.get("batch_size"))
     speed = f"{prog['images_per_s']:.0f} images/s" if prog["images_per_s"] else "measuring speed…"
     eta = f"ETA {format_seconds(prog['eta_s'])}" if status.get("state") in ACTIVE_STATES else status.get("state")
     st.progress(prog["fraction"], text=f"step {prog['step']}/{prog['total']} · {speed} · {eta}")
