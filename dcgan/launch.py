@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from .config import ConfigError, TrainConfig
-from .rundir import ACTIVE_STATES, RunDir, atomic_write_json, list_runs
+from .rundir import ACTIVE_STATES, RunDir, atomic_write_json
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,4 +82,4 @@ def wait_for_state(run: RunDir, states: tuple[str, ...] = ("finished", "stopped"
     raise TimeoutError(f"run {run.name} still {run.status().get('state')} after {timeout_s:.0f} s")
 
 
-__all__ = ["start_training", "resume_training", "stop_training", "wait_for_state", "list_runs"]
+__all__ = ["start_training", "resume_training", "stop_training", "wait_for_state"]

@@ -168,10 +168,15 @@ class RunDir:
 
 
 def list_runs(checkpoints: str | Path) -> list[RunDir]:
-    """Run directories under checkpoints/, newest first by config time."""
+    """Run directories under checkpoints/, newest first, including one just launched whose trainer
+    has not yet written config.json (it has a status.json saying 'starting')."""
     root = Path(checkpoints)
     if not root.is_dir():
         return []
     runs = [RunDir(p) for p in root.iterdir() if p.is_dir() and RUN_NAME_RE.match(p.name)]
-    runs = [r for r in runs if r.exists()]
-    return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)
+    runs = [r for r in runs if r.exists() or r.status_path.is_file()]
+
+    def born(r: RunDir) -> float:
+        return (r.config_path if r.exists() else r.status_path).stat().st_mtime
+
+    return sorted(runs, key=born, reverse=True)

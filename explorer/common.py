@@ -34,17 +34,6 @@ def checkpoints_dir() -> Path:
     return Path(os.environ.get("DCGAN_CHECKPOINTS") or PROJECT_ROOT / "checkpoints")
 
 
-def all_runs(checkpoints: Path) -> list[RunDir]:
-    """Runs newest first, including ones just launched whose trainer has not yet written config.json."""
-    runs = list_runs(checkpoints)
-    known = {r.name for r in runs}
-    if checkpoints.is_dir():
-        pending = [RunDir(p) for p in checkpoints.iterdir()
-                   if p.is_dir() and p.name not in known and RunDir(p).status_path.is_file()]
-        runs = sorted(pending, key=lambda r: r.status_path.stat().st_mtime, reverse=True) + runs
-    return runs
-
-
 def run_config(run: RunDir) -> dict:
     """config.json, or the request the app wrote before the trainer started."""
     return run.config() or read_json(run.path / "request.json") or {}
@@ -80,7 +69,7 @@ class Selection:
 def sidebar() -> Selection:
     """Pick the run and the step in the sidebar; both are bound to the URL, so a refresh keeps them."""
     checkpoints = checkpoints_dir()
-    runs = all_runs(checkpoints)
+    runs = list_runs(checkpoints)
     # a page that just started a run asks for it here, before the widget exists in this script run
     wanted = st.session_state.pop("select_run_next", None)
     if wanted is not None:

@@ -13,9 +13,9 @@ import streamlit as st
 
 from dcgan.config import DATASETS, IMAGE_SIZES, ConfigError, TrainConfig
 from dcgan.launch import resume_training, start_training, stop_training
-from dcgan.rundir import ACTIVE_STATES, RunDir
+from dcgan.rundir import ACTIVE_STATES, RunDir, list_runs
 from explorer.charts import auto_window, discriminator_figure, format_seconds, loss_figure, lr_figure, run_progress
-from explorer.common import PROJECT_ROOT, all_runs, run_config
+from explorer.common import PROJECT_ROOT, run_config
 
 REFRESH_S = 2.0  # how often the live view rereads the run directory
 LOG_TAIL_LINES = 30
@@ -140,7 +140,7 @@ checkpoints = sel.checkpoints
 if st.session_state.pop("train_started", False) or "train_run_name" not in st.session_state:
     st.session_state["train_run_name"] = new_run_name()
 
-runs = all_runs(checkpoints)
+runs = list_runs(checkpoints)
 if not runs:
     st.info(f"No runs in `{checkpoints}` yet: set one up below.")
     new_run_form(checkpoints, expanded=True)

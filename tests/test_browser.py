@@ -153,9 +153,11 @@ def first_image_src(page) -> str:
 
 
 def wait_src_change(page, before: str, timeout_ms: int = UI_TIMEOUT_MS) -> str:
+    """Wait for the first image to have a new source that has loaded (a broken image never does)."""
     page.wait_for_function(
         "before => { const i = document.querySelector('[data-testid=stImage] img');"
-        " return i && i.getAttribute('src') !== before; }", arg=before, timeout=timeout_ms)
+        " return i && i.getAttribute('src') !== before && i.complete && i.naturalWidth > 0; }",
+        arg=before, timeout=timeout_ms)
     return first_image_src(page)
 
 

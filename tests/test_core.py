@@ -327,6 +327,19 @@ def test_readers_tolerate_torn_lines_and_dead_trainers(tmp_path):
         RunDir.of(tmp_path, "../x")
 
 
+def test_list_runs_includes_a_run_still_starting(tmp_path):
+    from dcgan.rundir import atomic_write_json
+    train(tiny("done"), tmp_path, progress=False)
+    starting = RunDir(tmp_path / "new")
+    atomic_write_json(starting.status_path, {"state": "starting", "pid": None, "heartbeat": time.time()})
+    (tmp_path / "not a run").mkdir()
+    (tmp_path / "empty").mkdir()
+    assert [r.name for r in list_runs(tmp_path)] == ["new", "done"]
+    assert starting.status()["state"] == "starting"
+    atomic_write_json(starting.status_path, {"state": "starting", "pid": None, "heartbeat": time.time() - 600})
+    assert starting.status()["state"] == "failed"
+
+
 def test_corrupt_generator_is_a_clear_error(tmp_path):
     train(tiny("bad"), tmp_path, progress=False)
     run = RunDir(tmp_path / "bad")
