@@ -48,7 +48,8 @@ def png_bytes(image: np.ndarray) -> bytes:
 def gif_bytes(frames: list[np.ndarray] | np.ndarray, frame_ms: int = 80, loop: bool = True,
               pingpong: bool = False) -> bytes:
     """An animated GIF of (H, W, C) uint8 frames. pingpong plays forward then back without
-    repeating the end frames; loop=False plays once."""
+    repeating the end frames; loop=False plays once. Pillow stores consecutive identical frames as
+    one frame shown for their summed duration, so only distinct frames are counted in the file."""
     frames = list(frames)
     if not frames:
         raise ValueError("a GIF needs at least one frame")

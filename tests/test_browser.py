@@ -307,5 +307,20 @@ def test_shipped_model_read_only(browser, tmp_path):
             page.locator(".js-plotly-plot").first.wait_for()
             no_exceptions(page)
             shot(page, "shipped_progress")
+            # the presentation case: the default 64-frame slerp GIF between two seeds
+            go_to(page, url, "Interpolate", "Interpolate")
+            assert page.get_by_label("Frames", exact=True).input_value() == "64"
+            page.get_by_role("button", name="Interpolate").click()
+            button = page.get_by_role("button", name="Download GIF")
+            button.wait_for()
+            with page.expect_download() as info:
+                button.click()
+            path = tmp_path / "shipped.gif"
+            info.value.save_as(path)
+            with Image.open(path) as im:
+                assert im.format == "GIF" and im.n_frames == 64 and im.info.get("loop") == 0
+                assert im.size == (28 * 6, 28 * 6)
+            no_exceptions(page)
+            shot(page, "shipped_interpolate")
         finally:
             context.close()
