@@ -206,20 +206,24 @@ def test_latent_slider_changes_the_image(app):
     shot(page, "latent")
 
 
+def interpolate_and_download(page, path: Path) -> Path:
+    """Press Interpolate, then save what the GIF download button gives, as a user's browser would."""
+    page.get_by_role("button", name="Interpolate").click()
+    button = page.get_by_role("button", name="Download GIF")
+    button.wait_for()
+    with page.expect_download() as info:
+        button.click()
+    info.value.save_as(path)
+    return path
+
+
 def test_interpolation_gif_download_has_the_requested_frames(app, tmp_path):
     page, url = app
     go_to(page, url, "Interpolate", "Interpolate")
     frames = page.get_by_label("Frames", exact=True)
     frames.fill("12")
     frames.press("Tab")
-    page.get_by_role("button", name="Interpolate").click()
-    button = page.get_by_role("button", name="Download GIF")
-    button.wait_for()
-    with page.expect_download() as info:
-        button.click()
-    path = tmp_path / "interpolation.gif"
-    info.value.save_as(path)
-    with Image.open(path) as im:
+    with Image.open(interpolate_and_download(page, tmp_path / "interpolation.gif")) as im:
         assert im.format == "GIF" and im.n_frames == 12
     no_exceptions(page)
     shot(page, "interpolate")
@@ -310,14 +314,7 @@ def test_shipped_model_read_only(browser, tmp_path):
             # the presentation case: the default 64-frame slerp GIF between two seeds
             go_to(page, url, "Interpolate", "Interpolate")
             assert page.get_by_label("Frames", exact=True).input_value() == "64"
-            page.get_by_role("button", name="Interpolate").click()
-            button = page.get_by_role("button", name="Download GIF")
-            button.wait_for()
-            with page.expect_download() as info:
-                button.click()
-            path = tmp_path / "shipped.gif"
-            info.value.save_as(path)
-            with Image.open(path) as im:
+            with Image.open(interpolate_and_download(page, tmp_path / "shipped.gif")) as im:
                 assert im.format == "GIF" and im.n_frames == 64 and im.info.get("loop") == 0
                 assert im.size == (28 * 6, 28 * 6)
             no_exceptions(page)
