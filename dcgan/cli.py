@@ -12,6 +12,13 @@ from .config import ConfigError, TrainConfig
 DEFAULT_CHECKPOINTS = "checkpoints"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake costs one line rather than a screenful of usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -48,8 +55,8 @@ def _generator_arg(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dcgan", description="Train and explore DCGANs.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="python -m dcgan", description="Train and explore DCGANs.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="start a new run")
     p.add_argument("--config", help="JSON file with config fields; flags override it")

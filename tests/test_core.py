@@ -436,6 +436,9 @@ def test_cli_config_file_and_flag_override(tmp_path):
     (["train", "--dataset", "folder", "--image-folder", "/nonexistent/x", "--run-name", "f"], "image folder not found"),
     (["sample", "/nonexistent/run"], "expected a run directory"),
     (["resume", "nope"], "no run named"),
+    (["train", "--image-size", "big"], "invalid int value"),
+    (["train", "--no-such-flag"], "unrecognized arguments"),
+    (["interpolate", "/x", "--method", "cubic"], "invalid choice"),
 ])
 def test_cli_bad_arguments_are_one_line_errors(tmp_path, args, fragment):
     r = run_cli(*args, "--checkpoints", str(tmp_path)) if args[0] in ("train", "resume") else run_cli(*args)
