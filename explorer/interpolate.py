@@ -69,9 +69,9 @@ if result:
         st.subheader("Animation")
         show_image(result["gif"], caption=f"{result['frames']} frames, {result['method']}")
         st.download_button("Download GIF", result["gif"], file_name="interpolation.gif", mime="image/gif",
-                           key="download_gif")
+                           key="download_gif", on_click="ignore")
     with g2:
         st.subheader("Frames")
         show_image(result["grid_png"], caption="every frame, row by row")
         st.download_button("Download frame grid PNG", result["grid_png"], file_name="interpolation_grid.png",
-                           mime="image/png", key="download_grid")
+                           mime="image/png", key="download_grid", on_click="ignore")

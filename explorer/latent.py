@@ -64,13 +64,14 @@ with left:
     show_image(image, caption=f"G(z) · {sel.run.name} · {step_text}")
     st.caption(f"|z| = {np.linalg.norm(z):.2f} (a typical z has |z| ≈ {np.sqrt(z_dim):.1f}). "
                "The Interpolate page can start or end at this z.")
+    # downloads never rerun the page: there is nothing to recompute
     d1, d2, d3 = st.columns(3)
     d1.download_button("PNG", image_png(image), file_name="z_image.png", mime="image/png",
-                       icon=":material/download:", width="stretch", help="the image as shown")
+                       icon=":material/download:", width="stretch", help="the image as shown", on_click="ignore")
     d2.download_button("JSON", z_json(z), file_name="z.json", mime="application/json",
-                       icon=":material/download:", width="stretch", help="z as a JSON list")
+                       icon=":material/download:", width="stretch", help="z as a JSON list", on_click="ignore")
     d3.download_button("NPY", z_npy(z), file_name="z.npy", mime="application/octet-stream",
-                       icon=":material/download:", width="stretch", help="z as a NumPy .npy file")
+                       icon=":material/download:", width="stretch", help="z as a NumPy .npy file", on_click="ignore")
 
 with right:
     st.subheader(f"z components ({z_dim})")
@@ -108,4 +109,4 @@ sweep = st.session_state.get("latent_sweep")
 if sweep:
     show_image(sweep["png"], caption=f"components {', '.join(map(str, sweep['components']))} "
                                      f"from {sweep['low']:g} to {sweep['high']:g}")
-    st.download_button("Sweep PNG", sweep["png"], file_name="sweep.png", mime="image/png")
+    st.download_button("Sweep PNG", sweep["png"], file_name="sweep.png", mime="image/png", on_click="ignore")

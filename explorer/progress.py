@@ -69,4 +69,4 @@ made = st.session_state.get("progress_gif")
 if made and made["run"] == run.name:
     show_image(made["gif"], caption=f"{made['frames']} snapshots")
     st.download_button("Download progression GIF", made["gif"], file_name=f"{run.name}_progress.gif",
-                       mime="image/gif", key="download_progress_gif")
+                       mime="image/gif", key="download_progress_gif", on_click="ignore")
