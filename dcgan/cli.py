@@ -69,7 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", default=DEFAULT_CHECKPOINTS)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--steps", type=int, help="new total number of steps")
-    group.add_argument("--more", type=int, help="this many steps beyond the last one")
+    group.add_argument("--more", type=int, help="this many steps beyond the last checkpoint")
+    p.add_argument("--lr-d", type=float, help="new learning rate for D (e.g. after a divergence)")
+    p.add_argument("--lr-g", type=float, help="new learning rate for G")
+    p.add_argument("--label-smoothing", type=float, help="new one-sided label smoothing")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("stop", help="ask a running run to stop after its next step")
@@ -140,20 +143,19 @@ def cmd_train(args) -> int:
 
 def cmd_resume(args) -> int:
     from .train import resume_config, train
-    from .rundir import RunDir
-    cfg = resume_config(args.checkpoints, args.run_name, args.steps, args.more)
-    RunDir.of(args.checkpoints, args.run_name).stop_path.unlink(missing_ok=True)  # a stale request
+    cfg = resume_config(args.checkpoints, args.run_name, args.steps, args.more, lr_d=args.lr_d, lr_g=args.lr_g,
+                        label_smoothing=args.label_smoothing)
     state = train(cfg, args.checkpoints, resume=True, progress=not args.quiet, handle_sigterm=True)
     print(f"run {cfg.run_name}: {state} at {cfg.steps} steps")
     return 0 if state in ("finished", "stopped") else 1
 
 
 def cmd_stop(args) -> int:
+    from .launch import stop_training
     from .rundir import RunDir
-    run = RunDir.of(args.checkpoints, args.run_name)
-    if not run.exists():
+    if not RunDir.of(args.checkpoints, args.run_name).exists():
         raise ConfigError(f"no run named {args.run_name!r} in {args.checkpoints}")
-    run.request_stop()
+    stop_training(args.checkpoints, args.run_name)
     print(f"asked {args.run_name} to stop; it will save a checkpoint first")
     return 0
 
@@ -182,15 +184,15 @@ def cmd_sample(args) -> int:
 
 def cmd_interpolate(args) -> int:
     from .checkpoint import resolve_generator
-    from .imaging import gif_bytes, upscale
-    from .latent import generate, interpolate, z_from_seed
+    from .explore import interpolation
+    from .latent import z_from_seed
     _positive("frames", args.frames, 2, 1000)
     G = resolve_generator(args.model, args.step)
-    z = interpolate(z_from_seed(args.seed_a, G.z_dim), z_from_seed(args.seed_b, G.z_dim), args.frames, args.method)
-    scale = _positive("scale", args.scale, 1, 16)
-    frames = [upscale(im, scale) for im in generate(G, z)]
-    Path(args.out).write_bytes(gif_bytes(frames, _positive("frame-ms", args.frame_ms, 10, 10_000),
-                                         loop=not args.no_loop, pingpong=args.pingpong))
+    result = interpolation(G, z_from_seed(args.seed_a, G.z_dim)[0], z_from_seed(args.seed_b, G.z_dim)[0],
+                           frames=args.frames, method=args.method,
+                           frame_ms=_positive("frame-ms", args.frame_ms, 20, 10_000), loop=not args.no_loop,
+                           pingpong=args.pingpong, scale=_positive("scale", args.scale, 1, 16))
+    Path(args.out).write_bytes(result.gif)
     print(f"wrote {args.out} ({args.frames} frames, {args.method}, seed {args.seed_a} -> {args.seed_b})")
     return 0
 

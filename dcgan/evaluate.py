@@ -193,7 +193,8 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int = 20
 
 
 def format_report(report: dict) -> str:
-    lines = [f"evaluator report for {report['model']} (step {report['step'] or 'latest'}, {report['dataset']})",
+    step = "latest" if report["step"] is None else report["step"]
+    lines = [f"evaluator report for {report['model']} (step {step}, {report['dataset']})",
              f"{'':22s}{'generated':>12s}{'real':>12s}"]
     gen, ref = report["generated"], report["real_reference"]
     for key in ("images", "mean_confidence", "confident_fraction", "classes_covered", "class_entropy_bits",

@@ -14,12 +14,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import export_generator, load_training_state, save_training_state
+from .checkpoint import CheckpointError, export_generator, load_training_state, save_training_state
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import BatchSource, DataError, load_dataset
 from .imaging import make_grid, png_bytes, to_uint8
 from .models import Discriminator, Generator
-from .rundir import RunDir, atomic_write_bytes, atomic_write_json, read_jsonl
+from .rundir import RunDir, atomic_write_bytes, atomic_write_json, read_json, read_jsonl
 
 # --- losses (seed 002: BCE, with the non-saturating generator loss) ------------------------------
 
@@ -151,10 +151,7 @@ class Trainer:
         if not force and now - self._last_status_write < 1.0:
             return  # the heartbeat needs no more than one write a second
         self._last_status_write = now
-        atomic_write_json(self.run.status_path, {
-            "state": state, "pid": os.getpid(), "step": self.step, "total_steps": self.cfg.steps,
-            "heartbeat": now, "error": error,
-        })
+        write_status(self.run, state, self.step, self.cfg.steps, error)
 
     def snapshot(self) -> None:
         """The fixed-z grid PNG and (optionally) fp16 G weights for this step."""
@@ -197,6 +194,10 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step = int(state["step"])
+        # learning rates changed for the resume (after a divergence, say) win over the saved ones
+        for opt, key in ((self.opt_d, "lr_d"), (self.opt_g, "lr_g")):
+            if getattr(self.cfg, key) != state["config"].get(key):
+                set_lr(opt, getattr(self.cfg, key))
         torch.set_rng_state(state["torch_rng"])
         self.z_gen.set_state(state["z_rng"])
         if "cuda_rng" in state and self.device.type == "cuda":
@@ -224,8 +225,11 @@ class Trainer:
         try:
             if self.step == 0 and not self.run.grid_path(0).exists():
                 self.snapshot()  # step 0: what G makes before any training
+                self.checkpoint()  # so even a run that diverges at once can be resumed
             while self.step < cfg.steps:
                 if stopper.requested():
+                    if not self.run.grid_path(self.step).exists():
+                        self.snapshot()  # the Progress page's last frame is where the run stopped
                     self.checkpoint()
                     self.run.stop_path.unlink(missing_ok=True)
                     self.write_status("stopped")
@@ -239,9 +243,10 @@ class Trainer:
                 stats = step_fn(self.G, self.D, self.opt_g, self.opt_d, real, self.z_gen, cfg)
                 bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(stats[k])]
                 if bad:
+                    last = (read_json(self.run.generator_config_path) or {}).get("step", 0)
                     msg = (f"{bad[0]} became {stats[bad[0]]} at step {self.step + 1}: training diverged. "
-                           f"The last good checkpoint (step {_checkpoint_step(self.run)}) is kept; "
-                           "try lower learning rates or label smoothing.")
+                           f"The last good checkpoint (step {last}) is kept; resume from it with lower "
+                           "learning rates (resume --lr-d/--lr-g) or label smoothing.")
                     self.write_status("failed", msg)
                     self.log(msg)
                     return "failed"
@@ -274,16 +279,16 @@ class Trainer:
             self.write_status("finished")
             return "finished"
         finally:
+            # a stop asked for too late to honour must not stop the next resume at once
+            self.run.stop_path.unlink(missing_ok=True)
             metrics_file.close()
             if bar is not None:
                 bar.close()
 
 
-def _checkpoint_step(run: RunDir) -> int:
-    try:
-        return int(load_training_state(run.checkpoint_path)["step"])
-    except Exception:
-        return 0
+def write_status(run: RunDir, state: str, step: int, total_steps: int, error: str | None = None) -> None:
+    atomic_write_json(run.status_path, {"state": state, "pid": os.getpid(), "step": step,
+                                        "total_steps": total_steps, "heartbeat": time.time(), "error": error})
 
 
 def _jsonl(record: dict) -> str:
@@ -313,47 +318,60 @@ def train(cfg: TrainConfig, checkpoints: str | Path = "checkpoints", resume: boo
           log: Callable[[str], None] = print) -> str:
     """Run (or resume) a training run in checkpoints/<cfg.run_name>; returns its final state.
 
-    Errors before training starts (bad config, missing data) raise; errors during training are
-    recorded in status.json as 'failed' and re-raised.
+    A run that cannot be started (name taken, no checkpoint, already running) raises and is left
+    as it was; any error after that is recorded in status.json as 'failed' and re-raised.
     """
     cfg.validate()
     run = RunDir.of(checkpoints, cfg.run_name)
-    trainer = Trainer(cfg, run, log)
     if resume:
         if not run.checkpoint_path.is_file():
             raise ConfigError(f"run {cfg.run_name!r} has no checkpoint to resume from")
-        if run.status().get("state") == "running" and run.status().get("pid") != os.getpid():
-            raise ConfigError(f"run {cfg.run_name!r} is still running (pid {run.status().get('pid')})")
-        trainer.restore()
-    else:
-        if run.exists():
-            raise ConfigError(f"run {cfg.run_name!r} already exists in {checkpoints}; pick another "
-                              "name or resume it")
-        trainer.start_fresh()
-    trainer.write_status("running")
+        st = run.status()
+        if st.get("state") == "running" and st.get("pid") != os.getpid():
+            raise ConfigError(f"run {cfg.run_name!r} is still running (pid {st.get('pid')})")
+    elif run.exists():
+        raise ConfigError(f"run {cfg.run_name!r} already exists in {checkpoints}; pick another name or resume it")
+    # before the first status write makes our pid public, so a stop request is never a kill
     stopper = Stopper(run, handle_sigterm)
+    trainer = None
     try:
+        trainer = Trainer(cfg, run, log)
+        if resume:
+            trainer.restore()
+        else:
+            trainer.start_fresh()
+        trainer.write_status("running")
         trainer.load_data()
         return trainer.run_loop(stopper, step_fn, progress)
-    except (DataError, ConfigError) as e:
-        trainer.write_status("failed", str(e))
-        raise
     except BaseException as e:
-        trainer.write_status("failed", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}")
+        error = str(e) if isinstance(e, (DataError, ConfigError, CheckpointError)) else \
+            f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}"
+        write_status(run, "failed", trainer.step if trainer else run.status().get("step", 0), cfg.steps, error)
         raise
 
 
-def resume_config(checkpoints: str | Path, run_name: str, steps: int | None = None, more: int | None = None) -> TrainConfig:
-    """The saved config of a run, with its total steps raised for a resume."""
+RESUME_OVERRIDES = ("lr_d", "lr_g", "label_smoothing")
+
+
+def resume_config(checkpoints: str | Path, run_name: str, steps: int | None = None, more: int | None = None,
+                  **overrides) -> TrainConfig:
+    """The saved config of a run, with its total steps raised for a resume and, optionally, new
+    learning rates or label smoothing (RESUME_OVERRIDES)."""
     run = RunDir.of(checkpoints, run_name)
     if not run.exists():
         raise ConfigError(f"no run named {run_name!r} in {checkpoints}")
     cfg = TrainConfig.load(run.config_path)
-    done = run.status().get("step", 0)
+    # a resume starts from the last checkpoint, which a failed or killed run may have passed
+    done = (read_json(run.generator_config_path) or {}).get("step", run.status().get("step", 0))
     if steps is not None:
         cfg.steps = steps
     elif more is not None:
         cfg.steps = done + more
     if cfg.steps <= done:
         raise ConfigError(f"run {run_name!r} is at step {done}; ask for more steps (--more N or --steps > {done})")
+    for key, value in overrides.items():
+        if key not in RESUME_OVERRIDES:
+            raise ConfigError(f"{key} cannot change on resume (only {', '.join(RESUME_OVERRIDES)})")
+        if value is not None:
+            setattr(cfg, key, value)
     return cfg.validate()
