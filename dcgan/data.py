@@ -152,6 +152,17 @@ def load_dataset(dataset: str, image_size: int, channels: int, data_root: str = 
     raise DataError(f"unknown dataset {dataset!r}")
 
 
+def check_source(cfg) -> None:
+    """Fail fast, before a trainer is launched, on a data source that cannot work (a missing or
+    empty image folder). MNIST-style sets are checked by the trainer, which may download them."""
+    if cfg.dataset == "folder":
+        root = Path(cfg.image_folder)
+        if not root.is_dir():
+            raise DataError(f"image folder not found: {root}")
+        if not find_images(root):
+            raise DataError(f"no images in {root} (looked recursively for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+
+
 class BatchSource:
     """Batches as float tensors in [-1, 1]; batch k is fixed by (seed, k) alone."""
 

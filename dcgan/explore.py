@@ -33,9 +33,12 @@ def sweep_grid(G: torch.nn.Module, z: torch.Tensor | np.ndarray, components: lis
     return upscale(make_grid(images, nrow=columns), scale)
 
 
+GIF_MAX_MEGAPIXELS = 200  # frames x upscaled pixels: beyond this a GIF is too big to make or to show
+
+
 @dataclass
 class Interpolation:
-    frames: list[np.ndarray]  # upscaled (H, W, C) uint8
+    frame_count: int
     gif: bytes
     grid_png: bytes
 
@@ -44,12 +47,16 @@ def interpolation(G: torch.nn.Module, z0, z1, frames: int = 64, method: str = "s
                   loop: bool = True, pingpong: bool = False, scale: int = 4,
                   progress: Progress | None = None) -> Interpolation:
     """Frames from z0 to z1 (endpoints included), as a GIF and as a frame-grid PNG."""
+    megapixels = frames * (G.image_size * scale) ** 2 / 1e6
+    if megapixels > GIF_MAX_MEGAPIXELS:
+        raise ValueError(f"{frames} frames at {G.image_size * scale} px are {megapixels:.0f} megapixels; "
+                         f"keep frames x size^2 under {GIF_MAX_MEGAPIXELS} (fewer frames or a smaller scale)")
     z0 = torch.as_tensor(np.asarray(z0, dtype=np.float32))
     z1 = torch.as_tensor(np.asarray(z1, dtype=np.float32))
     images = generate(G, interpolate(z0, z1, frames, method), batch_size=32, progress=progress)
-    big = [upscale(im, scale) for im in images]
+    gif = gif_bytes([upscale(im, scale) for im in images], frame_ms, loop=loop, pingpong=pingpong)
     grid = make_grid(images, nrow=int(np.ceil(np.sqrt(frames))))
-    return Interpolation(big, gif_bytes(big, frame_ms, loop=loop, pingpong=pingpong), png_bytes(upscale(grid, max(1, scale // 2))))
+    return Interpolation(len(images), gif, png_bytes(upscale(grid, max(1, scale // 2))))
 
 
 def progression_gif(run: RunDir, frame_ms: int = 200, scale: int = 1, progress: Progress | None = None) -> bytes:

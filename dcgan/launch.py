@@ -5,21 +5,24 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from .config import ConfigError, TrainConfig
+from .data import check_source
 from .rundir import ACTIVE_STATES, RunDir, atomic_write_json
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _spawn(args: list[str], run: RunDir) -> int:
+def _spawn(args: list[str], run: RunDir, total_steps: int) -> int:
     """Run `python -m dcgan ARGS` detached, its output appended to the run's train.log."""
     run.path.mkdir(parents=True, exist_ok=True)
     run.stop_path.unlink(missing_ok=True)  # a stale request would stop the new trainer at once
+    run.launch_path.unlink(missing_ok=True)  # an earlier launch's dead pid must not fail this one
     # until the trainer writes its own status, readers see 'starting' (the trainer overwrites it)
-    atomic_write_json(run.status_path, {**run.status(), "state": "starting", "pid": None,
+    atomic_write_json(run.status_path, {**run.status(), "state": "starting", "pid": None, "total_steps": total_steps,
                                         "heartbeat": time.time(), "error": None})
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
@@ -27,13 +30,18 @@ def _spawn(args: list[str], run: RunDir) -> int:
         # a new session: the trainer outlives an app restart and gets no Ctrl-C meant for the app
         proc = subprocess.Popen([sys.executable, "-m", "dcgan", *args, "--quiet"], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=env)
+                                start_new_session=True, env=env, cwd=PROJECT_ROOT)
+    # the launcher's own file, so a reader can tell a trainer still starting from one that died
+    atomic_write_json(run.launch_path, {"pid": proc.pid, "time": time.time(), "args": args})
+    # reap the child when it exits, or every finished run stays a zombie of the app's process
+    threading.Thread(target=proc.wait, daemon=True, name=f"reap-{run.name}").start()
     return proc.pid
 
 
 def start_training(cfg: TrainConfig, checkpoints: str | Path) -> RunDir:
     """Validate cfg and start a new run in its own process; returns its run directory."""
     cfg.validate()
+    check_source(cfg)
     run = RunDir.of(checkpoints, cfg.run_name)
     if run.exists() or run.path.exists() and any(run.path.iterdir()):
         raise ConfigError(f"a run named {cfg.run_name!r} already exists; pick another name")
@@ -41,7 +49,8 @@ def start_training(cfg: TrainConfig, checkpoints: str | Path) -> RunDir:
     # the trainer reads its config from this file, so what the app shows is exactly what runs
     request = run.path / "request.json"
     atomic_write_json(request, cfg.to_dict())
-    _spawn(["train", "--config", str(request), "--checkpoints", str(Path(checkpoints))], run)
+    _spawn(["train", "--config", str(request.resolve()), "--checkpoints", str(Path(checkpoints).resolve())], run,
+           cfg.steps)
     return run
 
 
@@ -53,8 +62,9 @@ def resume_training(checkpoints: str | Path, run_name: str, more_steps: int) -> 
         raise ConfigError(f"run {run_name!r} is already running")
     if not run.checkpoint_path.is_file():
         raise ConfigError(f"run {run_name!r} has no checkpoint to resume from")
-    resume_config(checkpoints, run_name, more=more_steps)  # fail here, not in the child, on bad input
-    _spawn(["resume", run_name, "--more", str(more_steps), "--checkpoints", str(Path(checkpoints))], run)
+    cfg = resume_config(checkpoints, run_name, more=more_steps)  # fail here, not in the child, on bad input
+    _spawn(["resume", run_name, "--more", str(more_steps), "--checkpoints", str(Path(checkpoints).resolve())], run,
+           cfg.steps)
     return run
 
 

@@ -121,6 +121,7 @@ class RunDir:
     generator_config_path = property(lambda self: self.path / "generator.json")
     log_path = property(lambda self: self.path / "train.log")
     stop_path = property(lambda self: self.path / "STOP")
+    launch_path = property(lambda self: self.path / "launch.json")
 
     def grid_path(self, step: int) -> Path:
         return self.snapshots_dir / f"grid_{step_name(step)}.png"
@@ -138,8 +139,12 @@ class RunDir:
     def status(self) -> dict:
         """status.json, with a run whose process vanished without saying so reported as failed."""
         st = read_json(self.status_path) or {"state": "unknown"}
-        if st.get("state") == "starting" and time.time() - st.get("heartbeat", 0) > START_TIMEOUT_S:
-            st = dict(st, state="failed", error="the trainer did not start; see train.log in the run folder")
+        if st.get("state") == "starting":
+            launcher_pid = (read_json(self.launch_path) or {}).get("pid")
+            gone = launcher_pid is not None and not pid_alive(launcher_pid)
+            if gone or time.time() - st.get("heartbeat", 0) > START_TIMEOUT_S:
+                st = dict(st, state="failed", error="the trainer exited before it started; see train.log "
+                                                    "in the run folder")
         if st.get("state") == "running" and not pid_alive(st.get("pid")):
             st = dict(st, state="failed",
                       error=st.get("error") or "the trainer process ended without finishing "
