@@ -97,6 +97,13 @@ def run_progress(metrics: list[dict], status: dict, batch_size: int | None = Non
     out = {"step": step, "total": total, "fraction": min(1.0, step / total) if total else 0.0,
            "steps_per_s": None, "images_per_s": None, "eta_s": None}
     recent = [m for m in metrics[-window:] if "time" in m and "step" in m]
+    # a stop/resume pause inside the window is not training time: count only what came after it
+    gaps = [b["time"] - a["time"] for a, b in zip(recent, recent[1:])]
+    if len(gaps) >= 3:
+        typical = sorted(gaps)[len(gaps) // 2]
+        breaks = [i + 1 for i, g in enumerate(gaps) if g > max(10 * typical, 5.0)]
+        if breaks:
+            recent = recent[breaks[-1]:]
     if len(recent) >= 2 and recent[-1]["time"] > recent[0]["time"]:
         steps_per_s = (recent[-1]["step"] - recent[0]["step"]) / (recent[-1]["time"] - recent[0]["time"])
         if steps_per_s > 0:

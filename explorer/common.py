@@ -46,10 +46,13 @@ def step_options(run: RunDir) -> list[str]:
 
 
 def step_label(run: RunDir, option: str) -> str:
-    if option == FINAL:
-        step = (read_json(run.generator_config_path) or {}).get("step")
-        return f"final model (step {step})" if step is not None else "final model"
-    return f"snapshot at step {int(option)}"
+    # labels are what the URL keeps (bind="query-params"): no step number in the final model's,
+    # so a bookmarked link still means "final" after the run is resumed
+    return "final model" if option == FINAL else f"snapshot at step {int(option)}"
+
+
+def final_step(run: RunDir) -> int | None:
+    return (read_json(run.generator_config_path) or {}).get("step")
 
 
 @dataclass
@@ -95,7 +98,8 @@ def sidebar() -> Selection:
                             format_func=lambda o: step_label(run, o),
                             help="the final model or any snapshot that saved generator weights")
         state = run.status().get("state", "unknown")
-        st.caption(f"state: **{state}**")
+        final = f" · final model at step {final_step(run)}" if step == FINAL and final_step(run) is not None else ""
+        st.caption(f"state: **{state}**{final}")
     return Selection(checkpoints, run, step)
 
 

@@ -13,6 +13,7 @@ sel = st.session_state["selection"]
 G = load_generator(sel)
 if G is None:
     st.stop()
+model_key = (str(sel.run.path), sel.step)
 
 latent_z = st.session_state.get("latent_z")
 if latent_z is not None and latent_z.shape[0] != G.z_dim:
@@ -46,7 +47,8 @@ with st.form("interp_form"):
     frames = c1.number_input("Frames", min_value=2, max_value=512, value=64, step=1, key="interp_frames")
     method = c2.radio("Path", ["slerp", "lerp"], horizontal=True, key="interp_method",
                       help="slerp follows the sphere Gaussian z vectors live on; lerp cuts through the middle")
-    frame_ms = c3.number_input("Frame duration (ms)", min_value=10, max_value=5000, value=80, step=10)
+    # browsers play GIF delays under 20 ms at 100 ms: 10 ms would be slower than 20
+    frame_ms = c3.number_input("Frame duration (ms)", min_value=20, max_value=5000, value=80, step=10)
     scale = c4.number_input("Output scale", min_value=1, max_value=16, value=6, step=1,
                             help="nearest-neighbour upscaling of each frame")
     o1, o2, _ = st.columns([1, 1, 2])
@@ -56,14 +58,19 @@ with st.form("interp_form"):
 
 if go and z0 is not None and z1 is not None:
     progress, bar = progress_callback("Rendering frames…")
-    result = interpolation(G, z0, z1, frames=int(frames), method=method, frame_ms=int(frame_ms), loop=loop,
-                           pingpong=pingpong, scale=int(scale), progress=progress)
+    try:
+        result = interpolation(G, z0, z1, frames=int(frames), method=method, frame_ms=int(frame_ms), loop=loop,
+                               pingpong=pingpong, scale=int(scale), progress=progress)
+    except ValueError as e:  # too many frames x pixels for one GIF
+        bar.empty()
+        st.error(str(e))
+        st.stop()
     bar.empty()
-    st.session_state["interp_result"] = {"frames": len(result.frames), "gif": result.gif,
+    st.session_state["interp_result"] = {"frames": result.frame_count, "gif": result.gif, "model": model_key,
                                          "grid_png": result.grid_png, "method": method}
 
 result = st.session_state.get("interp_result")
-if result:
+if result and result["model"] == model_key:  # frames of another model would mislead
     g1, g2 = st.columns(2, gap="large")
     with g1:
         st.subheader("Animation")

@@ -19,6 +19,7 @@ G = load_generator(sel)
 if G is None:
     st.stop()
 z_dim = G.z_dim
+model_key = (str(sel.run.path), sel.step)
 
 
 def set_z(z: np.ndarray) -> None:
@@ -29,7 +30,9 @@ def set_z(z: np.ndarray) -> None:
 
 
 def from_seed() -> None:
-    set_z(z_from_seed(int(st.session_state["latent_seed"]), z_dim)[0].numpy())
+    seed = int(st.session_state["latent_seed"])
+    st.session_state["latent_seed_value"] = seed  # outlives the widget when another page is shown
+    set_z(z_from_seed(seed, z_dim)[0].numpy())
 
 
 def random_seed() -> None:
@@ -42,9 +45,10 @@ def slider_moved(i: int) -> None:
     st.session_state["latent_z"][i] = st.session_state[f"z_{i}"]
 
 
+if "latent_seed" not in st.session_state:  # first visit, or back from another page
+    st.session_state["latent_seed"] = st.session_state.get("latent_seed_value", 0)
 z = st.session_state.get("latent_z")
 if z is None or z.shape[0] != z_dim:  # first visit, or a model with another z_dim
-    st.session_state.setdefault("latent_seed", 0)
     from_seed()
 for i in range(z_dim):
     # widgets of a page not shown are forgotten: restore the sliders from the stored z
@@ -104,9 +108,10 @@ if swept:
         grid = sweep_grid(G, z, sorted(components), low, high, int(columns), scale=3, progress=progress)
         bar.empty()
         st.session_state["latent_sweep"] = {"png": image_png(grid), "components": sorted(components),
+                                            "model": model_key,
                                             "low": low, "high": high}
 sweep = st.session_state.get("latent_sweep")
-if sweep:
+if sweep and sweep["model"] == model_key:  # a sweep of another model would mislead
     show_image(sweep["png"], caption=f"components {', '.join(map(str, sweep['components']))} "
                                      f"from {sweep['low']:g} to {sweep['high']:g}")
     st.download_button("Sweep PNG", sweep["png"], file_name="sweep.png", mime="image/png", on_click="ignore")

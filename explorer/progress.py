@@ -34,6 +34,7 @@ smooth = auto_window(len(metrics)) if t2.toggle("Smooth curves", value=True, key
 
 @st.fragment(run_every=PLAY_EVERY_S if playing else None)
 def viewer() -> None:
+    steps = run.snapshot_steps()  # reread: a live run adds snapshots while this plays
     if playing:
         # advance before the slider exists in this fragment run; wrap around at the end
         i = steps.index(st.session_state["progress_step"])

@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from dcgan.config import DATASETS, IMAGE_SIZES, ConfigError, TrainConfig
+from dcgan.data import DataError
 from dcgan.launch import resume_training, start_training, stop_training
 from dcgan.rundir import ACTIVE_STATES, RunDir, list_runs
 from explorer.charts import auto_window, discriminator_figure, format_seconds, loss_figure, lr_figure, run_progress
@@ -121,11 +122,8 @@ def new_run_form(checkpoints: Path, expanded: bool) -> None:
                 checkpoint_every=int(checkpoint_every), seed=int(seed), z_dim=int(z_dim), g_width=int(g_width),
                 d_width=int(d_width), device=device)
             cfg = TrainConfig.from_dict(values)
-            # fail here, in the form, rather than seconds later in the trainer
-            if cfg.dataset == "folder" and not Path(cfg.image_folder).is_dir():
-                raise ConfigError(f"image folder not found: {cfg.image_folder}")
             start_training(cfg, checkpoints)
-        except (ConfigError, OSError) as e:
+        except (ConfigError, DataError, OSError) as e:
             st.error(f"Cannot start: {e}")
         else:
             st.session_state["select_run_next"] = cfg.run_name
@@ -159,7 +157,7 @@ if b1.button("Stop", disabled=state not in ACTIVE_STATES, help="stop cleanly aft
     stop_training(checkpoints, run.name)
     st.toast(f"Asked {run.name} to stop")
 more = b3.number_input("More steps", min_value=1, max_value=10_000_000, value=max(1, int(cfg.get("steps", 1000)) // 2),
-                       key="train_more_steps")
+                       key=f"train_more_steps_{run.name}")
 if b2.button("Resume", disabled=state in ACTIVE_STATES or not run.checkpoint_path.is_file(),
              help="continue from the last checkpoint for 'More steps' steps"):
     try:
@@ -177,11 +175,13 @@ if state == "failed":
         st.code(tail, language=None)
 
 
-def live_view(active: bool) -> None:
+def live_view(active: bool, page_state: str, page_weight_steps: int) -> None:
     """Progress, charts and the newest grid; while active it refreshes itself every REFRESH_S."""
     status = run.status()
-    if active and status.get("state") not in ACTIVE_STATES:
-        st.rerun()  # the run ended: redraw the whole page (buttons, errors) and stop refreshing
+    if active and (status.get("state") != page_state or len(run.weight_steps()) != page_weight_steps):
+        # the state changed (the banner, buttons and errors outside this fragment depend on it) or
+        # new weights appeared (the sidebar's step list): redraw the whole page
+        st.rerun()
     metrics = run.metrics()
     # until the trainer writes its first status, the total comes from the requested config
     prog = run_progress(metrics, {**status, "total_steps": status.get("total_steps") or cfg.get("steps")},
@@ -211,7 +211,7 @@ def live_view(active: bool) -> None:
 active = state in ACTIVE_STATES
 if active:
     st.info(f"**{run.name}** is {state}; this view refreshes every {REFRESH_S:g} s.")
-st.fragment(live_view, run_every=REFRESH_S if active else None)(active)
+st.fragment(live_view, run_every=REFRESH_S if active else None)(active, state, len(run.weight_steps()))
 
 # --- all runs -------------------------------------------------------------------------------------
 st.subheader("All runs")

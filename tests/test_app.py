@@ -120,8 +120,9 @@ def test_sweep_grid_and_its_errors(app_checkpoints):
 def test_a_snapshot_step_loads_its_own_weights(app_checkpoints):
     at = open_app()
     final = image_urls(at)[0]
-    assert at.selectbox(key="step").options == ["final model (step 12)"] + [
+    assert at.selectbox(key="step").options == ["final model"] + [
         f"snapshot at step {s}" for s in (12, 9, 6, 3, 0)]
+    assert any("final model at step 12" in c.value for c in at.sidebar.caption)
     at.selectbox(key="step").set_value("0").run()
     assert not at.exception and not errors(at)
     assert image_urls(at)[0] != final  # the untrained G draws something else
@@ -336,6 +337,14 @@ def test_run_progress_speed_and_eta():
     assert prog["eta_s"] == pytest.approx(100.0)
     assert charts.run_progress([], {"state": "starting"}) == {
         "step": 0, "total": 0, "fraction": 0.0, "steps_per_s": None, "images_per_s": None, "eta_s": None}
+
+
+def test_run_progress_ignores_a_stop_resume_pause():
+    before = [{"step": i, "time": 1000.0 + i} for i in range(1, 21)]  # 1 step/s, then a 10 min pause
+    after = [{"step": i, "time": 1600.0 + 0.5 * (i - 20)} for i in range(21, 41)]  # 2 steps/s
+    prog = charts.run_progress(before + after, {"step": 40, "total_steps": 140})
+    assert prog["steps_per_s"] == pytest.approx(2.0)
+    assert prog["eta_s"] == pytest.approx(50.0)
 
 
 def test_format_seconds():

@@ -291,9 +291,69 @@ def test_nan_loss_fails_run_and_keeps_last_checkpoint(tmp_path):
     run = RunDir(tmp_path / "nan")
     st = run.status()
     assert st["state"] == "failed" and "loss_g became nan at step 9" in st["error"]
-    assert "last good checkpoint (step 6)" in st["error"]
+    assert "last good checkpoint (step 6)" in st["error"] and "resume" in st["error"]
     assert load_training_state(run.checkpoint_path)["step"] == 6
     assert load_run_generator(run) is not None
+
+
+def test_resume_after_divergence_counts_from_the_checkpoint_with_new_lrs(tmp_path):
+    def poisoned(*args):
+        stats = train_step(*args)
+        if len(RunDir(tmp_path / "div").metrics()) >= 8:
+            stats["loss_d"] = float("inf")
+        return stats
+    assert train(tiny("div"), tmp_path, progress=False, step_fn=poisoned) == "failed"
+    cfg = resume_config(tmp_path, "div", more=4, lr_d=5e-5, lr_g=None)
+    assert cfg.steps == 6 + 4 and cfg.lr_d == 5e-5 and cfg.lr_g == 2e-4  # from the checkpoint, not step 9
+    with pytest.raises(ConfigError, match="cannot change on resume"):
+        resume_config(tmp_path, "div", more=4, batch_size=3)
+    assert train(cfg, tmp_path, resume=True, progress=False) == "finished"
+    rows = RunDir(tmp_path / "div").metrics()
+    assert [r["step"] for r in rows] == list(range(1, 11))
+    assert rows[5]["lr_d"] == 2e-4 and rows[6]["lr_d"] == 5e-5
+
+
+def test_divergence_at_once_still_leaves_a_checkpoint(tmp_path):
+    def at_once(*args):
+        return dict(train_step(*args), loss_g=float("nan"))
+    assert train(tiny("now"), tmp_path, progress=False, step_fn=at_once) == "failed"
+    run = RunDir(tmp_path / "now")
+    assert "last good checkpoint (step 0)" in run.status()["error"]
+    assert load_training_state(run.checkpoint_path)["step"] == 0
+
+
+def test_a_stopped_run_has_a_snapshot_at_its_stop_step(tmp_path):
+    run = RunDir(tmp_path / "s")
+    assert train(tiny("s"), tmp_path, progress=False, step_fn=stop_at(5, run)) == "stopped"
+    assert run.snapshot_steps() == [0, 4, 5]
+
+
+def test_launched_trainer_finishes_is_reaped_and_a_late_stop_is_cleared(tmp_path):
+    from dcgan.launch import resume_training, start_training, stop_training, wait_for_state
+    run = start_training(tiny("bg"), tmp_path)
+    assert run.status()["state"] in ("starting", "running", "finished")
+    st = wait_for_state(run, timeout_s=180)
+    assert st["state"] == "finished", (st, run.log_path.read_text())
+    pid = json.loads(run.launch_path.read_text())["pid"]
+    deadline = time.time() + 10
+    while Path(f"/proc/{pid}").exists() and time.time() < deadline:  # reaped: gone, not a zombie
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists()
+    stop_training(tmp_path, "bg")  # too late to honour: must not stop the resume below
+    resumed = resume_training(tmp_path, "bg", 3)
+    assert wait_for_state(resumed, timeout_s=180)["step"] == 15
+
+
+def test_launch_refuses_a_bad_folder_and_reports_a_trainer_that_died(tmp_path):
+    from dcgan.launch import start_training
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images"):
+        start_training(tiny("f", dataset="folder", image_folder=str(tmp_path / "empty")), tmp_path)
+    run = RunDir(tmp_path / "dead")
+    from dcgan.rundir import atomic_write_json
+    atomic_write_json(run.status_path, {"state": "starting", "pid": None, "heartbeat": time.time()})
+    atomic_write_json(run.launch_path, {"pid": 2 ** 22 + 4321})
+    assert run.status()["state"] == "failed" and "train.log" in run.status()["error"]
 
 
 def test_data_error_is_recorded_in_status(tmp_path):
