@@ -9,7 +9,6 @@ go to test-artifacts/screenshots/. Playwright never downloads a browser here: it
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import signal
 import socket
