@@ -13,7 +13,7 @@ import torch
 
 from .imaging import gif_bytes, make_grid, png_bytes, upscale
 from .latent import generate, interpolate, sweep
-from .rundir import RunDir
+from .rundir import RunDir, npy_bytes
 
 Progress = Callable[[int, int], None]
 
@@ -82,10 +82,7 @@ def z_json(z: np.ndarray | torch.Tensor) -> str:
 
 
 def z_npy(z: np.ndarray | torch.Tensor) -> bytes:
-    import io
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(z, dtype=np.float32).ravel(), allow_pickle=False)
-    return buf.getvalue()
+    return npy_bytes(np.asarray(z).ravel())
 
 
 def image_png(image: np.ndarray) -> bytes:

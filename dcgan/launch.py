@@ -72,8 +72,9 @@ def stop_training(checkpoints: str | Path, run_name: str) -> None:
     """Ask a run to stop at its next step boundary, after a checkpoint (STOP file and SIGTERM)."""
     run = RunDir.of(checkpoints, run_name)
     run.request_stop()
-    pid = run.status().get("pid")
-    if run.status().get("state") in ACTIVE_STATES and pid:
+    st = run.status()
+    pid = st.get("pid")
+    if st.get("state") in ACTIVE_STATES and pid:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:

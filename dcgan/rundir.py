@@ -49,6 +49,21 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
+def jsonl_line(record: dict) -> str:
+    """One compact JSON object and its newline: the unit metrics.jsonl is appended in."""
+    return json.dumps(record, separators=(",", ":")) + "\n"
+
+
+def npy_bytes(array) -> bytes:
+    """A float32 array as .npy bytes (no pickle), for fixed_z.npy and z downloads alike."""
+    import io
+
+    import numpy as np
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array, dtype=np.float32), allow_pickle=False)
+    return buf.getvalue()
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """All complete records; a torn or corrupt line (a writer mid-append) is skipped."""
     records = []

@@ -19,7 +19,7 @@ from .config import ConfigError, ModelConfig, TrainConfig
 from .data import BatchSource, DataError, load_dataset
 from .imaging import make_grid, png_bytes, to_uint8
 from .models import Discriminator, Generator
-from .rundir import RunDir, atomic_write_bytes, atomic_write_json, read_json, read_jsonl
+from .rundir import RunDir, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes, read_json, read_jsonl
 
 # --- losses (seed 002: BCE, with the non-saturating generator loss) ------------------------------
 
@@ -183,8 +183,7 @@ class Trainer:
         atomic_write_json(self.run.config_path, self.cfg.to_dict())
         g = torch.Generator().manual_seed(self.cfg.seed + 2)
         self.fixed_z = torch.randn(self.cfg.grid_size, self.cfg.z_dim, generator=g)
-        buf = _npy_bytes(self.fixed_z.numpy())
-        atomic_write_bytes(self.run.fixed_z_path, buf)
+        atomic_write_bytes(self.run.fixed_z_path, npy_bytes(self.fixed_z.numpy()))
         atomic_write_bytes(self.run.metrics_path, b"")
 
     def restore(self) -> None:
@@ -205,7 +204,7 @@ class Trainer:
         self.fixed_z = torch.from_numpy(np.load(self.run.fixed_z_path, allow_pickle=False))
         # steps logged after the checkpoint (a crash) will be redone: drop them
         kept = [r for r in read_jsonl(self.run.metrics_path) if r.get("step", 0) <= self.step]
-        atomic_write_bytes(self.run.metrics_path, "".join(_jsonl(r) for r in kept).encode())
+        atomic_write_bytes(self.run.metrics_path, "".join(jsonl_line(r) for r in kept).encode())
         atomic_write_json(self.run.config_path, self.cfg.to_dict())
 
     def load_data(self) -> None:
@@ -261,7 +260,7 @@ class Trainer:
                 record = {"step": self.step, "epoch": round(self.data.epoch_of(self.step), 4),
                           "time": round(time.time(), 3), **{k: round(v, 6) for k, v in stats.items()},
                           "lr_d": lr_d, "lr_g": lr_g, "images_per_s": round(cfg.batch_size / seconds, 1)}
-                metrics_file.write(_jsonl(record))
+                metrics_file.write(jsonl_line(record))
 
                 if self.step % cfg.snapshot_every == 0 or self.step == cfg.steps:
                     self.snapshot()
@@ -289,18 +288,6 @@ class Trainer:
 def write_status(run: RunDir, state: str, step: int, total_steps: int, error: str | None = None) -> None:
     atomic_write_json(run.status_path, {"state": state, "pid": os.getpid(), "step": step,
                                         "total_steps": total_steps, "heartbeat": time.time(), "error": error})
-
-
-def _jsonl(record: dict) -> str:
-    import json
-    return json.dumps(record, separators=(",", ":")) + "\n"
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    import io
-    buf = io.BytesIO()
-    np.save(buf, array.astype(np.float32), allow_pickle=False)
-    return buf.getvalue()
 
 
 def _progress_bar(start: int, total: int, enabled: bool):
