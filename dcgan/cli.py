@@ -39,10 +39,17 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
-    data = TrainConfig().to_dict()
+    """Defaults, then the preset, then the config file's own keys, then flags: each wins over the last."""
+    from .presets import preset_values
+    file_values = {}
     if args.config:
-        file_cfg = TrainConfig.load(args.config)  # validates and rejects unknown keys
-        data.update(file_cfg.to_dict())
+        TrainConfig.load(args.config)  # validates and rejects unknown keys
+        file_values = json.loads(Path(args.config).read_text())
+    preset = getattr(args, "preset", None) or file_values.get("preset")
+    data = TrainConfig().to_dict()
+    if preset:
+        data.update(preset_values(preset))
+    data.update(file_values)
     for f in fields(TrainConfig):
         if hasattr(args, f.name):
             data[f.name] = getattr(args, f.name)

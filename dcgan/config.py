@@ -10,6 +10,8 @@ from pathlib import Path
 DATASETS = ("mnist", "fashion-mnist", "folder", "synthetic")
 IMAGE_SIZES = (28, 32, 64, 128)
 DEVICES = ("auto", "cpu", "cuda")
+# names only: the values live in dcgan/presets.py, which imports this module
+PRESET_NAMES = ("faces64", "anime64", "mnist28", "fashion28")
 RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -22,10 +24,14 @@ class TrainConfig:
     """Everything that defines a training run. Stored as config.json in the run directory."""
 
     run_name: str = "run"
+    # the preset (dcgan/presets.py) this config started from, "" for none: kept for the record
+    preset: str = ""
     # data
     dataset: str = "synthetic"
     data_root: str = "data"
     image_folder: str = ""
+    # share of a folder's images held out for the evaluator (fixed by a hash of each file's path)
+    holdout: float = 0.1
     image_size: int = 28
     channels: int = 1
     # model
@@ -35,6 +41,8 @@ class TrainConfig:
     kernel_size: int = 4
     d_batchnorm: bool = True
     d_dropout: float = 0.0
+    # dropout after every k-th conv of D from the second on (seed 000: 2 = after the 2nd and 4th)
+    d_dropout_every: int = 1
     # optimisation
     steps: int = 2000
     batch_size: int = 128
@@ -74,6 +82,8 @@ class TrainConfig:
                 bad(f.name, f"expected {f.type}")
         if not RUN_NAME_RE.match(self.run_name) or self.run_name in (".", ".."):
             bad("run_name", "use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
+        if self.preset and self.preset not in PRESET_NAMES:
+            bad("preset", f"choose one of {', '.join(PRESET_NAMES)}")
         if self.dataset not in DATASETS:
             bad("dataset", f"choose one of {', '.join(DATASETS)}")
         if self.dataset == "folder" and not self.image_folder:
@@ -89,7 +99,7 @@ class TrainConfig:
         if self.device not in DEVICES:
             bad("device", f"choose one of {', '.join(DEVICES)}")
         for name in ("z_dim", "g_width", "d_width", "steps", "batch_size", "g_steps",
-                     "snapshot_every", "checkpoint_every", "log_every", "grid_size"):
+                     "snapshot_every", "checkpoint_every", "log_every", "grid_size", "d_dropout_every"):
             if getattr(self, name) < 1:
                 bad(name, "must be at least 1")
         if self.snapshot_weights_every < 0:
@@ -104,6 +114,8 @@ class TrainConfig:
                 bad(name, "must be in [0, 1)")
         if not 0 <= self.label_smoothing < 0.5:
             bad("label_smoothing", "must be in [0, 0.5)")
+        if not 0 <= self.holdout < 0.5:
+            bad("holdout", "must be in [0, 0.5)")
         if not 0 <= self.d_dropout < 1:
             bad("d_dropout", "must be in [0, 1)")
         if not 0 <= self.acc_low < self.acc_high <= 1:

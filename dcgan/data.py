@@ -6,6 +6,7 @@ run needs no data-loader state. At 28 px a PIL + DataLoader pipeline would cost 
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ class ImageSet:
     images: torch.Tensor  # uint8 (N, C, H, W)
     name: str
     skipped: int = 0  # unreadable files left out (folder datasets)
+    labels: torch.Tensor | None = None  # int64 (N,) class indices, when the source has classes
+    classes: tuple[str, ...] = ()  # class names, in label order
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -100,23 +103,59 @@ def find_images(folder: str | Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
 
-def load_folder(folder: str | Path, image_size: int, channels: int) -> ImageSet:
-    """Every image under folder (recursive), centre-cropped, resized and converted to grey or RGB."""
+def folder_classes(root: Path, paths: list[Path]) -> tuple[str, ...]:
+    """Class names from the top-level sub-folders (faces: negatives / positives), sorted as
+    torchvision's ImageFolder sorts them; () when some image lies in the root itself or there is
+    only one such sub-folder, since then the folders say nothing about the images."""
+    tops = [p.relative_to(root).parts for p in paths]
+    if any(len(parts) < 2 for parts in tops):
+        return ()
+    names = sorted({parts[0] for parts in tops})
+    return tuple(names) if len(names) >= 2 else ()
+
+
+def is_held_out(relative_path: str, holdout: float) -> bool:
+    """Whether a file belongs to the held-out split: a hash of its path, so the split stays the
+    same when files are added or removed, on every machine."""
+    digest = hashlib.md5(relative_path.replace("\\", "/").encode()).digest()
+    return int.from_bytes(digest[:4], "little") / 2 ** 32 < holdout
+
+
+def load_folder(folder: str | Path, image_size: int, channels: int, split: str = "all",
+                holdout: float = 0.1) -> ImageSet:
+    """Images under folder (recursive, sorted), centre-cropped, resized and converted to grey or RGB.
+
+    split "train" leaves out the held-out share (`holdout`), "test" is that share alone, "all" is
+    everything. Labels come from the top-level sub-folders when there are two or more.
+    """
+    if split not in ("all", "train", "test"):
+        raise ValueError(f"split must be all, train or test, not {split!r}")
     root = Path(folder)
     if not root.is_dir():
         raise DataError(f"image folder not found: {root}")
     paths = find_images(root)
     if not paths:
         raise DataError(f"no images in {root} (looked recursively for {', '.join(sorted(IMAGE_EXTENSIONS))})")
-    arrays, skipped = [], 0
+    classes = folder_classes(root, paths)
+    if split != "all":
+        want_test = split == "test"
+        paths = [p for p in paths if is_held_out(p.relative_to(root).as_posix(), holdout) == want_test]
+        if not paths:
+            raise DataError(f"the {split} split of {root} is empty (holdout={holdout}); "
+                            "use more images or another holdout share")
+    arrays, labels, skipped = [], [], 0
     for p in paths:
         try:
             arrays.append(_load_image(p, image_size, channels))
         except Exception:  # truncated, corrupt or not an image after all
             skipped += 1
+            continue
+        if classes:
+            labels.append(classes.index(p.relative_to(root).parts[0]))
     if not arrays:
         raise DataError(f"none of the {len(paths)} image files in {root} could be read")
-    return ImageSet(torch.from_numpy(np.stack(arrays)), f"folder:{root}", skipped)
+    return ImageSet(torch.from_numpy(np.stack(arrays)), f"folder:{root}", skipped,
+                    torch.tensor(labels, dtype=torch.int64) if classes else None, classes)
 
 
 def make_synthetic(image_size: int, channels: int, count: int = 2048, seed: int = 0) -> ImageSet:
@@ -141,12 +180,13 @@ def make_synthetic(image_size: int, channels: int, count: int = 2048, seed: int 
 
 
 def load_dataset(dataset: str, image_size: int, channels: int, data_root: str = "data",
-                 image_folder: str = "", seed: int = 0) -> ImageSet:
-    """Load the named dataset as an ImageSet; raises DataError with advice when it cannot."""
+                 image_folder: str = "", seed: int = 0, split: str = "all", holdout: float = 0.1) -> ImageSet:
+    """Load the named dataset as an ImageSet; raises DataError with advice when it cannot.
+    `split`/`holdout` apply to folders (MNIST-style sets have their own test split)."""
     if dataset in TORCHVISION_FILES:
         return load_torchvision(dataset, data_root, image_size, channels)
     if dataset == "folder":
-        return load_folder(image_folder, image_size, channels)
+        return load_folder(image_folder, image_size, channels, split, holdout)
     if dataset == "synthetic":
         return make_synthetic(image_size, channels, seed=seed)
     raise DataError(f"unknown dataset {dataset!r}")

@@ -80,7 +80,7 @@ class Discriminator(nn.Module):
     """image -> one logit per image (apply sigmoid for D's probability of 'real')."""
 
     def __init__(self, image_size: int = 64, channels: int = 1, width: int = 64,
-                 kernel_size: int = 4, batchnorm: bool = True, dropout: float = 0.0):
+                 kernel_size: int = 4, batchnorm: bool = True, dropout: float = 0.0, dropout_every: int = 1):
         super().__init__()
         n = num_up_blocks(image_size)
         s = base_size(image_size)
@@ -97,7 +97,7 @@ class Discriminator(nn.Module):
             if batchnorm:
                 layers.append(nn.BatchNorm2d(width * mults[i]))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
-            if dropout > 0:
+            if dropout > 0 and (i + 1) % dropout_every == 0:
                 # seeds 000/004: dropout reins in a D that gets ahead of G
                 layers.append(nn.Dropout2d(dropout))
             # state size. (width*mults[i]) x (image_size/2^(i+1)) x (image_size/2^(i+1))

@@ -131,7 +131,8 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.G = Generator(cfg.z_dim, cfg.image_size, cfg.channels, cfg.g_width, cfg.kernel_size).to(self.device)
         self.D = Discriminator(cfg.image_size, cfg.channels, cfg.d_width, cfg.kernel_size,
-                               cfg.d_batchnorm, cfg.d_dropout).to(self.device)
+                               cfg.d_batchnorm, cfg.d_dropout,
+                               cfg.d_dropout_every).to(self.device)
         if self.device.type == "cpu":
             # NHWC convolutions are measurably faster on CPU (see benchmarks/)
             self.G.to(memory_format=torch.channels_last)
@@ -209,10 +210,14 @@ class Trainer:
 
     def load_data(self) -> None:
         cfg = self.cfg
-        images = load_dataset(cfg.dataset, cfg.image_size, cfg.channels, cfg.data_root, cfg.image_folder, cfg.seed)
+        # folders: the held-out share stays unseen, for the evaluator's memorisation check
+        images = load_dataset(cfg.dataset, cfg.image_size, cfg.channels, cfg.data_root, cfg.image_folder, cfg.seed,
+                              split="train", holdout=cfg.holdout)
         if images.skipped:
             self.log(f"skipped {images.skipped} unreadable image file(s)")
-        self.log(f"dataset {images.name}: {len(images)} images at {cfg.image_size}px, {cfg.channels} channel(s)")
+        classes = f", classes {', '.join(images.classes)}" if images.classes else ""
+        self.log(f"dataset {images.name}: {len(images)} images at {cfg.image_size}px, "
+                 f"{cfg.channels} channel(s){classes}")
         self.data = BatchSource(images.images, cfg.batch_size, cfg.seed, self.device)
 
     # --- the loop ----------------------------------------------------------------------------------
