@@ -1,4 +1,4 @@
-"""Command line: python -m dcgan {train,resume,stop,runs,sample,interpolate,sweep,evaluate,train-evaluator}."""
+"""Command line: python -m dcgan {train,resume,stop,runs,sample,interpolate,sweep,evaluate,import,train-evaluator}."""
 from __future__ import annotations
 
 import argparse
@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--save", action="store_true", help="also write evaluation.json into the run directory")
 
+    p = sub.add_parser("import", help="make a run from a DCGAN generator state_dict trained elsewhere")
+    p.add_argument("path", help="e.g. pytorch/examples' netG_epoch_24.pth, or a .safetensors file")
+    p.add_argument("--run-name", default=None, help="default: the file's name without its suffix")
+    p.add_argument("--checkpoints", default=DEFAULT_CHECKPOINTS)
+
     p = sub.add_parser("train-evaluator", help="train the evaluator's classifier on real MNIST / Fashion-MNIST")
     p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
     p.add_argument("--data-root", default="data")
@@ -233,6 +238,13 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    from .importer import import_generator_file
+    result = import_generator_file(args.path, args.checkpoints, args.run_name)
+    print(f"imported {args.path} as run {result.run.name} ({result.summary()}) -> {result.run.path}")
+    return 0
+
+
 def cmd_train_evaluator(args) -> int:
     from .evaluate import train_classifier
     info = train_classifier(args.dataset, args.data_root, epochs=_positive("epochs", args.epochs, 1, 50))
@@ -242,7 +254,7 @@ def cmd_train_evaluator(args) -> int:
 
 COMMANDS = {"train": cmd_train, "resume": cmd_resume, "stop": cmd_stop, "runs": cmd_runs,
             "sample": cmd_sample, "interpolate": cmd_interpolate, "sweep": cmd_sweep, "evaluate": cmd_evaluate,
-            "train-evaluator": cmd_train_evaluator}
+            "import": cmd_import, "train-evaluator": cmd_train_evaluator}
 
 
 def main(argv: list[str] | None = None) -> int:

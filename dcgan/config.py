@@ -26,6 +26,8 @@ class TrainConfig:
     run_name: str = "run"
     # the preset (dcgan/presets.py) this config started from, "" for none: kept for the record
     preset: str = ""
+    # the file an imported generator came from (`python -m dcgan import`); "" for a run trained here
+    imported_from: str = ""
     # data
     dataset: str = "synthetic"
     data_root: str = "data"

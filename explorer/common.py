@@ -99,7 +99,8 @@ def sidebar() -> Selection:
                             help="the final model or any snapshot that saved generator weights")
         state = run.status().get("state", "unknown")
         final = f" · final model at step {final_step(run)}" if step == FINAL and final_step(run) is not None else ""
-        st.caption(f"state: **{state}**{final}")
+        imported = run_config(run).get("imported_from")
+        st.caption(f"state: **{state}**{final}" + (f" · imported from `{imported}`" if imported else ""))
     return Selection(checkpoints, run, step)
 
 

@@ -17,6 +17,7 @@ from dcgan.launch import resume_training, start_training, stop_training
 from dcgan.rundir import ACTIVE_STATES, RunDir, list_runs
 from explorer.charts import auto_window, discriminator_figure, format_seconds, loss_figure, lr_figure, run_progress
 from explorer.common import PROJECT_ROOT, run_config
+from explorer.importing import import_form
 
 REFRESH_S = 2.0  # how often the live view rereads the run directory
 LOG_TAIL_LINES = 30
@@ -142,6 +143,7 @@ runs = list_runs(checkpoints)
 if not runs:
     st.info(f"No runs in `{checkpoints}` yet: set one up below.")
     new_run_form(checkpoints, expanded=True)
+    import_form(checkpoints)
     st.stop()
 
 # --- the selected run: what matters most while it trains, so it comes first ---------------------------
@@ -221,7 +223,9 @@ for r in runs:
     r_status, r_cfg = r.status(), run_config(r)
     rows.append({"run": r.name, "state": r_status.get("state", "unknown"),
                  "step": f"{r_status.get('step', 0)}/{r_status.get('total_steps', r_cfg.get('steps', '?'))}",
-                 "dataset": r_cfg.get("dataset", "?"), "image size": r_cfg.get("image_size"),
+                 "dataset": "imported" if r_cfg.get("imported_from") else r_cfg.get("dataset", "?"),
+                 "image size": r_cfg.get("image_size"),
                  "snapshots": len(r.snapshot_steps())})
 st.table(rows, hide_index=True)  # real DOM text: readable, searchable, and few rows
 new_run_form(checkpoints, expanded=False)
+import_form(checkpoints)

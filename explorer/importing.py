@@ -1,0 +1,43 @@
+"""The Train page's import section: upload a DCGAN generator trained elsewhere and open it as a run.
+
+The page only collects the file and a name; dcgan.importer checks and writes the run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dcgan.checkpoint import CheckpointError
+from dcgan.config import ConfigError
+from dcgan.importer import import_generator
+
+UPLOAD_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors"]
+
+
+def import_form(checkpoints: Path, expanded: bool = False) -> None:
+    """Upload a generator state_dict; on success the new run is selected and the page redrawn."""
+    done = st.session_state.pop("import_done", None)
+    if done:
+        st.success(done)
+    with st.expander("Import a generator", expanded=expanded, icon=":material/upload:"):
+        st.caption("A plain DCGAN generator `state_dict` trained elsewhere, such as pytorch/examples' "
+                   "`netG_epoch_24.pth`, or a `.safetensors` file. Only tensors are read (nothing in the "
+                   "file runs); the shape is taken from them. Same as `python -m dcgan import PATH`.")
+        with st.form("import_form", clear_on_submit=True):
+            upload = st.file_uploader("Generator weights", type=UPLOAD_TYPES, key="import_file")
+            run_name = st.text_input("Run name", key="import_run_name", placeholder="default: the file's name")
+            submitted = st.form_submit_button("Import", type="primary")
+    if not submitted:
+        return
+    if upload is None:
+        st.error("Choose a generator file to import.")
+        return
+    try:
+        result = import_generator(upload.getvalue(), upload.name, checkpoints, run_name.strip() or None)
+    except (ConfigError, CheckpointError) as e:
+        st.error(f"Cannot import {upload.name}: {e}")
+        return
+    st.session_state["select_run_next"] = result.run.name
+    st.session_state["import_done"] = f"Imported {upload.name} as run **{result.run.name}** ({result.summary()})."
+    st.rerun()
