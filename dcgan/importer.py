@@ -142,6 +142,9 @@ def infer_model_config(sd: dict) -> ModelConfig:
         raise ImportFitError("no ConvTranspose2d weights found (no 4-D weight tensors)")
     if len(convs) < 2:
         raise ImportFitError(f"only one ConvTranspose2d weight found ({convs[0]}); a DCGAN generator has at least 2")
+    empty = [k for k in convs if 0 in sd[k].shape]
+    if empty:
+        raise ImportFitError(f"{empty[0]} has shape {_shape(sd[empty[0]])}; expected no empty dimension")
     first, last = sd[convs[0]], sd[convs[-1]]
     # a ConvTranspose2d weight is (in, out, kH, kW); from a 1x1 z the first map is kernel-sized
     z_dim, base = first.shape[0], first.shape[2]
@@ -165,12 +168,15 @@ def fit_generator(sd: dict) -> tuple[Generator, ModelConfig]:
     """Our Generator with sd's weights (strict), in eval mode, after a forward pass that checks it."""
     sd = normalise_keys(sd)
     cfg = infer_model_config(sd)
-    G = Generator(cfg.z_dim, cfg.image_size, cfg.channels, cfg.g_width, cfg.kernel_size)
+    # on the meta device until the shapes match: widths read off one tensor could otherwise ask
+    # for a huge G that the file's own tensors do not back
+    with torch.device("meta"):
+        G = Generator(cfg.z_dim, cfg.image_size, cfg.channels, cfg.g_width, cfg.kernel_size)
     expected = G.state_dict()
     for key, ref in expected.items():
         # files saved before PyTorch 0.4.1 lack it, and eval mode never reads it
         if key.endswith("num_batches_tracked") and key not in sd:
-            sd[key] = torch.zeros_like(ref)
+            sd[key] = torch.zeros(ref.shape, dtype=ref.dtype)
         if key not in sd:
             raise ImportFitError(f"{key} is missing; expected shape {_shape(ref)} for a "
                                  f"{cfg.image_size} px generator of width {cfg.g_width}")
@@ -185,10 +191,13 @@ def fit_generator(sd: dict) -> tuple[Generator, ModelConfig]:
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise ImportFitError(f"{key} contains NaN or infinite values")
     sd = {k: (v.float() if v.is_floating_point() else v.long()) for k, v in sd.items()}
-    G.load_state_dict(sd, strict=True)
-    G.eval()
-    with torch.no_grad():
-        out = G(torch.zeros(2, cfg.z_dim))
+    try:
+        G.load_state_dict(sd, strict=True, assign=True)
+        G.eval()
+        with torch.no_grad():
+            out = G(torch.zeros(2, cfg.z_dim))
+    except RuntimeError as e:
+        raise ImportFitError(f"the weights do not load into the Generator: {str(e).splitlines()[0]}") from None
     want = (2, cfg.channels, cfg.image_size, cfg.image_size)
     if tuple(out.shape) != want or not torch.isfinite(out).all():
         raise ImportFitError(f"a forward pass gives {tuple(out.shape)}; expected {want} with finite values")

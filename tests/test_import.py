@@ -229,6 +229,13 @@ def test_wrong_or_missing_key(tmp_path, capsys, examples_net):
     assert "'fc.weight' does not fit" in _cli_error(tmp_path, capsys, sd)
 
 
+def test_widths_read_off_one_tensor_do_not_build_a_huge_generator(tmp_path, capsys):
+    # the last layer alone claims width 200,000: G would need ~10^13 weights, the file has 4 MB
+    sd = dict(ExamplesGenerator(nz=8, ngf=4, nc=1).state_dict())
+    sd["main.12.weight"] = torch.zeros(200_000, 1, 4, 4)
+    assert "main.0.weight has shape (8, 32, 4, 4); expected (8, 1600000, 4, 4)" in _cli_error(tmp_path, capsys, sd)
+
+
 def test_unsupported_size_kernel_and_no_convs(tmp_path, capsys):
     # 3x3 first map and four doublings: 48 px
     net = ExamplesGenerator(nz=8, ngf=4, nc=1)
