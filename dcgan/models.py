@@ -98,8 +98,9 @@ class Discriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(width * mults[i]))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             if dropout > 0 and (i + 1) % dropout_every == 0:
-                # seeds 000/004: dropout reins in a D that gets ahead of G
-                layers.append(nn.Dropout2d(dropout))
+                # seeds 000/004: dropout reins in a D that gets ahead of G (plain, as in seed 000's
+                # TensorFlow: channel dropout on 4x4 maps silences too much of a BatchNorm-free D)
+                layers.append(nn.Dropout(dropout))
             # state size. (width*mults[i]) x (image_size/2^(i+1)) x (image_size/2^(i+1))
         layers += [
             nn.Conv2d(width * mults[-1], 1, s, 1, 0, bias=False),

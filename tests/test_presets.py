@@ -1,0 +1,232 @@
+"""Presets that reproduce the seeds, the labelled folder loader with its held-out split, the stats chart."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import streamlit as st
+import torch
+import torch.nn as nn
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from dcgan.cli import main as cli_main
+from dcgan.config import ConfigError, TrainConfig
+from dcgan.data import folder_classes, is_held_out, load_dataset, load_folder
+from dcgan.models import Discriminator, Generator, count_parameters
+from dcgan.presets import PRESETS, preset_config, preset_values
+from dcgan.train import Trainer, train
+from dcgan.rundir import RunDir
+
+ROOT = Path(__file__).resolve().parent.parent
+FACES = ROOT.parent / "shared" / "datasets" / "faces" / "SMILEs"
+
+
+def nets(cfg: TrainConfig):
+    G = Generator(cfg.z_dim, cfg.image_size, cfg.channels, cfg.g_width, cfg.kernel_size)
+    D = Discriminator(cfg.image_size, cfg.channels, cfg.d_width, cfg.kernel_size, cfg.d_batchnorm, cfg.d_dropout,
+                      cfg.d_dropout_every)
+    return G, D
+
+
+# --- presets --------------------------------------------------------------------------------------
+
+def test_faces64_is_seed_000():
+    cfg = preset_config("faces64", image_folder="faces")
+    G, D = nets(cfg)
+    convs_t = [m for m in G.main if isinstance(m, nn.ConvTranspose2d)]
+    # z 100 -> 512x4x4, then four stride-2 5x5 transposed convs to 256, 128, 64, 1 channels
+    assert convs_t[0].in_channels == 100 and convs_t[0].out_channels == 512 and convs_t[0].kernel_size == (4, 4)
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs_t[1:]] == \
+        [(256, (5, 5), (2, 2)), (128, (5, 5), (2, 2)), (64, (5, 5), (2, 2)), (1, (5, 5), (2, 2))]
+    # BatchNorm after every conv but the last
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in G.main) == 4
+    z = torch.randn(2, 100)
+    shapes = []
+    x = z.view(2, 100, 1, 1)
+    for m in G.main:
+        x = m(x)
+        if isinstance(m, nn.ConvTranspose2d):
+            shapes.append(tuple(x.shape[1:]))
+    assert shapes == [(512, 4, 4), (256, 8, 8), (128, 16, 16), (64, 32, 32), (1, 64, 64)]
+    # D: four stride-2 5x5 convs, dropout after the 2nd and 4th, no BatchNorm, one output
+    layers = list(D.main)
+    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d) and m.stride == (2, 2)]
+    assert len(convs) == 4 and all(layers[i].kernel_size == (5, 5) for i in convs)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in layers)
+    dropout_after = [sum(1 for c in convs if c < i) for i, m in enumerate(layers) if isinstance(m, nn.Dropout)]
+    assert dropout_after == [2, 4]
+    assert D(torch.randn(3, 1, 64, 64)).shape == (3,)
+    assert cfg.batch_size == 64 and cfg.g_steps == 2 and cfg.adaptive_lr and cfg.lr_d == cfg.lr_g == 2e-4
+    assert 5.0e6 < count_parameters(G) < 5.3e6  # the issue's 5.1 M
+
+
+def test_anime64_is_seed_001():
+    cfg = preset_config("anime64", image_folder="anime")
+    G, D = nets(cfg)
+    assert G(torch.randn(2, 100)).shape == (2, 3, 64, 64)
+    layers = list(D.main)
+    first_bn = next(i for i, m in enumerate(layers) if isinstance(m, nn.BatchNorm2d))
+    convs_before = sum(isinstance(m, nn.Conv2d) for m in layers[:first_bn])
+    assert convs_before == 2  # no BatchNorm on D's first block, BatchNorm on every other
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in layers) == 3
+    assert cfg.kernel_size == 5 and cfg.g_steps == 2 and cfg.channels == 3
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_builds_and_steps(name, tmp_path):
+    cfg = preset_config(name, image_folder=str(tmp_path))
+    G, D = nets(cfg)
+    x = G(torch.randn(2, cfg.z_dim))
+    assert x.shape == (2, cfg.channels, cfg.image_size, cfg.image_size)
+    assert D(x).shape == (2,)
+    assert cfg.preset == name and TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_preset_flags_override_and_are_recorded(tmp_path):
+    code = cli_main(["train", "--preset", "faces64", "--dataset", "synthetic", "--steps", "2", "--batch-size", "4",
+                     "--g-width", "4", "--d-width", "4", "--grid-size", "4", "--run-name", "p",
+                     "--checkpoints", str(tmp_path), "--quiet"])
+    assert code == 0
+    saved = json.loads((tmp_path / "p" / "config.json").read_text())
+    assert saved["preset"] == "faces64" and saved["kernel_size"] == 5 and saved["d_dropout_every"] == 2
+    assert saved["dataset"] == "synthetic" and saved["batch_size"] == 4 and saved["image_size"] == 64
+    # a config file's own keys win over its preset's, flags over both
+    (tmp_path / "c.json").write_text(json.dumps({"preset": "anime64", "dataset": "synthetic", "g_steps": 1}))
+    code = cli_main(["train", "--config", str(tmp_path / "c.json"), "--steps", "1", "--batch-size", "4",
+                     "--g-width", "4", "--d-width", "4", "--grid-size", "4", "--run-name", "q",
+                     "--checkpoints", str(tmp_path), "--quiet"])
+    assert code == 0
+    saved = json.loads((tmp_path / "q" / "config.json").read_text())
+    assert saved["channels"] == 3 and saved["g_steps"] == 1 and saved["batch_size"] == 4
+
+
+def test_unknown_preset_is_one_line_error(tmp_path, capsys):
+    assert cli_main(["train", "--preset", "celeba", "--checkpoints", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "preset" in err and "faces64" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(ConfigError, match="preset"):
+        preset_values("nope")
+
+
+# --- the folder loader ----------------------------------------------------------------------------
+
+def make_folder(root: Path, layout: dict[str, int], size: int = 20) -> None:
+    for sub, n in layout.items():
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            # brightness tells the class apart, so labels can be checked against pixels
+            value = 40 if sub.startswith("neg") else 220
+            Image.new("L", (size, size), value).save(root / sub / f"{i:03d}.png")
+
+
+def test_folder_labels_from_subfolders(tmp_path):
+    make_folder(tmp_path, {"positives/p7": 30, "negatives/n7": 50})
+    ds = load_folder(tmp_path, 28, 1)
+    assert ds.classes == ("negatives", "positives")  # sorted, like torchvision's ImageFolder
+    assert ds.labels.tolist().count(0) == 50 and ds.labels.tolist().count(1) == 30
+    bright = ds.images.float().mean(dim=(1, 2, 3)) > 128
+    assert torch.equal(bright, ds.labels == 1)
+    # RGB conversion of grey files keeps the labels
+    rgb = load_folder(tmp_path, 32, 3)
+    assert rgb.images.shape == (80, 3, 32, 32) and torch.equal(rgb.labels, ds.labels)
+
+
+def test_folder_without_labels(tmp_path):
+    make_folder(tmp_path, {"": 5})
+    (tmp_path / "only_one").mkdir()
+    Image.new("RGB", (30, 30), (255, 0, 0)).save(tmp_path / "only_one" / "x.png")
+    ds = load_folder(tmp_path, 28, 3)
+    assert ds.labels is None and ds.classes == () and len(ds) == 6
+    assert folder_classes(tmp_path / "only_one", [tmp_path / "only_one" / "x.png"]) == ()
+
+
+def test_held_out_split_is_fixed_and_disjoint(tmp_path):
+    make_folder(tmp_path, {"positives": 120, "negatives": 280})
+    train_set = load_folder(tmp_path, 28, 1, split="train", holdout=0.1)
+    test_set = load_folder(tmp_path, 28, 1, split="test", holdout=0.1)
+    assert len(train_set) + len(test_set) == 400
+    assert 20 <= len(test_set) <= 65  # about 10 %
+    names = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png"))
+    held = [n for n in names if is_held_out(n, 0.1)]
+    assert len(held) == len(test_set)
+    # the split of one file does not depend on the others: add files, the old ones stay put
+    make_folder(tmp_path, {"extra": 50})
+    assert [n for n in names if is_held_out(n, 0.1)] == held
+    again = load_dataset("folder", 28, 1, image_folder=str(tmp_path), split="test", holdout=0.1)
+    assert len(again) >= len(test_set)
+    with pytest.raises(ValueError):
+        load_folder(tmp_path, 28, 1, split="validation")
+
+
+def test_trainer_trains_on_the_train_split_only(tmp_path):
+    make_folder(tmp_path / "data", {"a": 40, "b": 40})
+    cfg = TrainConfig(run_name="f", dataset="folder", image_folder=str(tmp_path / "data"), image_size=28,
+                      batch_size=8, steps=1, g_width=4, d_width=4, grid_size=4, holdout=0.25)
+    trainer = Trainer(cfg, RunDir(tmp_path / "runs" / "f"), log=lambda _: None)
+    trainer.load_data()
+    n_test = len(load_folder(tmp_path / "data", 28, 1, split="test", holdout=0.25))
+    assert n_test > 0 and trainer.data.images.shape[0] == 80 - n_test
+
+
+@pytest.mark.skipif(not FACES.is_dir(), reason="needs ../shared/datasets/faces (the seed-000 face photos)")
+def test_real_faces_folder_has_two_labelled_classes():
+    test_set = load_folder(FACES, 64, 1, split="test")
+    assert test_set.classes == ("negatives", "positives")
+    assert 1000 < len(test_set) < 1650 and set(test_set.labels.tolist()) == {0, 1}
+
+
+# --- stats chart ----------------------------------------------------------------------------------
+
+def test_stats_chart_from_a_run(tmp_path):
+    cfg = TrainConfig(run_name="s", steps=6, batch_size=8, g_width=4, d_width=4, grid_size=4, adaptive_lr=True,
+                      log_every=100)
+    train(cfg, tmp_path, progress=False, log=lambda _: None)
+    out = tmp_path / "stats.png"
+    assert cli_main(["stats", str(tmp_path / "s"), "--out", str(out)]) == 0
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.size[0] >= 600 and im.size[1] >= 600
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli_main(["stats", str(empty), "--out", str(tmp_path / "x.png")]) == 2
+    assert not (tmp_path / "x.png").exists()
+
+
+# --- the app's preset picker ----------------------------------------------------------------------
+
+def test_train_page_preset_fills_the_form(tmp_path, monkeypatch):
+    root = tmp_path / "checkpoints"
+    root.mkdir()
+    monkeypatch.setenv("DCGAN_CHECKPOINTS", str(root))
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("explorer/train.py").run()
+    assert not at.exception, at.exception
+    at.selectbox(key="train_preset").set_value("faces64").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="train_kernel_size").value == 5
+    assert at.number_input(key="train_batch_size").value == 64
+    assert at.number_input(key="train_g_steps").value == 2
+    assert at.checkbox(key="train_adaptive_lr").value is True
+    assert at.checkbox(key="train_d_batchnorm").value is False
+    assert at.selectbox(key="train_image_size").value == 64
+    assert at.selectbox(key="train_dataset").value == "folder"
+    # a preset run starts from the form and records the preset (synthetic data keeps it quick)
+    at.selectbox(key="train_dataset").set_value("synthetic")
+    at.number_input(key="train_steps").set_value(2)
+    at.number_input(key="train_batch_size").set_value(4)
+    at.number_input(key="train_g_width").set_value(4)
+    at.number_input(key="train_d_width").set_value(4)
+    at.text_input(key="train_run_name").set_value("from-preset")
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert not at.exception, at.exception
+    from dcgan.launch import wait_for_state
+    wait_for_state(RunDir(root / "from-preset"), ("finished", "failed"), timeout_s=300)
+    saved = json.loads((root / "from-preset" / "config.json").read_text())
+    assert saved["preset"] == "faces64" and saved["kernel_size"] == 5 and saved["d_dropout_every"] == 2
+    assert RunDir(root / "from-preset").status()["state"] == "finished"
+    st.cache_resource.clear()
