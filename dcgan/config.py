@@ -7,7 +7,9 @@ import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-DATASETS = ("mnist", "fashion-mnist", "folder", "synthetic")
+DATASETS = ("mnist", "fashion-mnist", "stacked-mnist", "folder", "synthetic")
+# datasets the evaluator has a classifier for (dcgan/evaluate.py): eval_every works only for these
+EVALUATED_DATASETS = ("mnist", "fashion-mnist", "stacked-mnist")
 IMAGE_SIZES = (28, 32, 64, 128)
 DEVICES = ("auto", "cpu", "cuda")
 # names only: the values live in dcgan/presets.py, which imports this module
@@ -67,6 +69,10 @@ class TrainConfig:
     snapshot_weights_every: int = 1
     checkpoint_every: int = 1000
     log_every: int = 50
+    # evaluate eval_samples generated images every eval_every steps into eval.jsonl (0 = never);
+    # MNIST, Fashion-MNIST and Stacked MNIST only, where a classifier exists
+    eval_every: int = 0
+    eval_samples: int = 500
     grid_size: int = 64
     seed: int = 0
     device: str = "auto"
@@ -96,6 +102,8 @@ class TrainConfig:
             bad("channels", "use 1 (grey) or 3 (RGB)")
         if self.dataset in ("mnist", "fashion-mnist") and self.channels != 1:
             bad("channels", f"{self.dataset} is grey: use channels=1")
+        if self.dataset == "stacked-mnist" and self.channels != 3:
+            bad("channels", "stacked-mnist is three digits as RGB: use channels=3")
         if self.kernel_size not in (4, 5):
             bad("kernel_size", "use 4 or 5")
         if self.device not in DEVICES:
@@ -104,6 +112,13 @@ class TrainConfig:
                      "snapshot_every", "checkpoint_every", "log_every", "grid_size", "d_dropout_every"):
             if getattr(self, name) < 1:
                 bad(name, "must be at least 1")
+        if self.eval_every < 0:
+            bad("eval_every", "must be >= 0 (0 turns evaluation during training off)")
+        if self.eval_every and self.dataset not in EVALUATED_DATASETS:
+            bad("eval_every", f"the evaluator only knows {', '.join(EVALUATED_DATASETS)}; use 0 for "
+                              f"{self.dataset}")
+        if not 100 <= self.eval_samples <= 10_000:
+            bad("eval_samples", "use 100 to 10000 images per evaluation")
         if self.snapshot_weights_every < 0:
             bad("snapshot_weights_every", "must be >= 0 (0 keeps no snapshot weights)")
         if self.grid_size > 256:

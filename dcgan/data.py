@@ -56,20 +56,20 @@ def _to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
 
 
 def load_torchvision(name: str, root: str | Path, image_size: int, channels: int,
-                     download: bool = True) -> ImageSet:
-    """MNIST or Fashion-MNIST training split; downloads when missing and online."""
+                     download: bool = True, train: bool = True) -> ImageSet:
+    """MNIST or Fashion-MNIST training (or test) split; downloads when missing and online."""
     from torchvision import datasets  # imported here: the app and tests need not pay for it
 
     folder, files = TORCHVISION_FILES[name]
     cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
     try:
-        ds = cls(str(root), train=True, download=False)
+        ds = cls(str(root), train=train, download=False)
     except RuntimeError:
         if not download:
             ds = None
         else:
             try:
-                ds = cls(str(root), train=True, download=True)
+                ds = cls(str(root), train=train, download=True)
             except Exception:  # offline: URLError, socket errors, HTTP errors
                 ds = None
     if ds is None:
@@ -79,13 +79,38 @@ def load_torchvision(name: str, root: str | Path, image_size: int, channels: int
             f"Expected files: {expected}. Put them there, or point --data-root at a folder that "
             f"holds {folder}/raw/.")
     images = ds.data.unsqueeze(1)  # (N, 1, 28, 28) uint8
-    return ImageSet(_to_channels(_resize_uint8(images, image_size), channels), name)
+    return ImageSet(_to_channels(_resize_uint8(images, image_size), channels), name, labels=ds.targets.clone())
+
+
+STACKED_COUNT = {"train": 60_000, "test": 10_000}
+
+
+def make_stacked_mnist(root: str | Path, image_size: int = 28, seed: int = 0, split: str = "train",
+                       download: bool = True) -> ImageSet:
+    """Stacked MNIST (VEEGAN, PacGAN): three random MNIST digits as the R, G and B channels, so
+    1000 modes (label = 100 r + 10 g + b). The triples depend on the seed and split alone; the
+    test split stacks MNIST's test digits."""
+    train = split != "test"
+    mnist = load_torchvision("mnist", root, image_size, 1, download=download, train=train)
+    g = torch.Generator().manual_seed(seed * 2 + (0 if train else 1))
+    idx = torch.randint(len(mnist), (STACKED_COUNT["train" if train else "test"], 3), generator=g)
+    images = mnist.images[:, 0][idx]  # (N, 3, H, W): one digit per channel
+    labels = (mnist.labels[idx] * torch.tensor([100, 10, 1])).sum(1)
+    return ImageSet(images.contiguous(), "stacked-mnist", labels=labels)
+
+
+MAX_IMAGE_PIXELS = 50_000_000  # larger images are skipped: decoding one would cost gigabytes
 
 
 def _load_image(path: Path, image_size: int, channels: int) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(path) as im:
+    with Image.open(path) as im:  # reads the header only: the size is known before any decoding
+        if im.width * im.height > MAX_IMAGE_PIXELS:
+            raise ValueError(f"{path}: {im.width}x{im.height} pixels, over {MAX_IMAGE_PIXELS:,}")
+        im.draft("RGB" if channels == 3 else "L", (image_size * 2, image_size * 2))  # JPEG: decode small
+        if im.mode.startswith("I"):  # 16/32-bit grey: convert() would clip to white, scale instead
+            im = Image.fromarray((np.asarray(im, dtype=np.float64) / 257).clip(0, 255).astype(np.uint8))
         im = im.convert("L" if channels == 1 else "RGB")
         # seed 001: centre crop to a square, then resize
         w, h = im.size
@@ -182,9 +207,11 @@ def make_synthetic(image_size: int, channels: int, count: int = 2048, seed: int 
 def load_dataset(dataset: str, image_size: int, channels: int, data_root: str = "data",
                  image_folder: str = "", seed: int = 0, split: str = "all", holdout: float = 0.1) -> ImageSet:
     """Load the named dataset as an ImageSet; raises DataError with advice when it cannot.
-    `split`/`holdout` apply to folders (MNIST-style sets have their own test split)."""
+    `split` "test" is MNIST-style sets' own test split, or a folder's hashed `holdout` share."""
     if dataset in TORCHVISION_FILES:
-        return load_torchvision(dataset, data_root, image_size, channels)
+        return load_torchvision(dataset, data_root, image_size, channels, train=split != "test")
+    if dataset == "stacked-mnist":
+        return make_stacked_mnist(data_root, image_size, seed, "test" if split == "test" else "train")
     if dataset == "folder":
         return load_folder(image_folder, image_size, channels, split, holdout)
     if dataset == "synthetic":
