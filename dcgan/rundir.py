@@ -137,6 +137,9 @@ class RunDir:
     log_path = property(lambda self: self.path / "train.log")
     stop_path = property(lambda self: self.path / "STOP")
     launch_path = property(lambda self: self.path / "launch.json")
+    # evaluation: the trainer appends eval.jsonl every eval_every steps; `evaluate` writes eval.json
+    eval_log_path = property(lambda self: self.path / "eval.jsonl")
+    eval_report_path = property(lambda self: self.path / "eval.json")
 
     def grid_path(self, step: int) -> Path:
         return self.snapshots_dir / f"grid_{step_name(step)}.png"
@@ -168,6 +171,10 @@ class RunDir:
 
     def metrics(self) -> list[dict]:
         return read_jsonl(self.metrics_path)
+
+    def evaluations(self) -> list[dict]:
+        """The trainer's periodic evaluation records (eval.jsonl), oldest first."""
+        return read_jsonl(self.eval_log_path)
 
     def snapshot_steps(self) -> list[int]:
         """Steps that have a snapshot grid PNG, ascending."""

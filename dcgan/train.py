@@ -144,6 +144,7 @@ class Trainer:
         self.model_cfg = ModelConfig.from_train(cfg)
         self.fixed_z = None
         self.data: BatchSource | None = None
+        self.evaluator = None  # dcgan.evaluate.TrainingEvaluator when cfg.eval_every > 0
         self._last_status_write = 0.0
 
     # --- run-directory writes ---------------------------------------------------------------------
@@ -206,6 +207,9 @@ class Trainer:
         # steps logged after the checkpoint (a crash) will be redone: drop them
         kept = [r for r in read_jsonl(self.run.metrics_path) if r.get("step", 0) <= self.step]
         atomic_write_bytes(self.run.metrics_path, "".join(jsonl_line(r) for r in kept).encode())
+        if self.run.eval_log_path.exists():
+            kept = [r for r in self.run.evaluations() if r.get("step", 0) <= self.step]
+            atomic_write_bytes(self.run.eval_log_path, "".join(jsonl_line(r) for r in kept).encode())
         atomic_write_json(self.run.config_path, self.cfg.to_dict())
 
     def load_data(self) -> None:
@@ -219,6 +223,22 @@ class Trainer:
         self.log(f"dataset {images.name}: {len(images)} images at {cfg.image_size}px, "
                  f"{cfg.channels} channel(s){classes}")
         self.data = BatchSource(images.images, cfg.batch_size, cfg.seed, self.device)
+        if cfg.eval_every:
+            from .evaluate import TrainingEvaluator, coverage_key
+            self.evaluator = TrainingEvaluator(cfg, self.device, self.log)
+            previous = self.run.evaluations()
+            if previous:  # a resumed run warns against its best coverage before the stop too
+                self.evaluator.best_coverage = max(r.get(coverage_key(r), 0) for r in previous)
+            self.log(f"evaluating {cfg.eval_samples} samples every {cfg.eval_every} steps into eval.jsonl "
+                     f"(real-data floor: {self.evaluator.floor})")
+
+    def evaluate(self, eval_file) -> None:
+        """One periodic evaluation, appended to eval.jsonl as one flushed line."""
+        record = self.evaluator(self.G, self.step)
+        eval_file.write(jsonl_line(record))
+        cover = record.get("modes_covered", record.get("classes_covered"))
+        self.log(f"eval step {self.step}: FID {record['fid']:.2f} (floor {record['floor']['fid']:.2f}) "
+                 f"coverage {cover} precision {record['precision']:.2f} recall {record['recall']:.2f}")
 
     # --- the loop ----------------------------------------------------------------------------------
     def run_loop(self, stopper: Stopper, step_fn=train_step, progress: bool = True) -> str:
@@ -226,10 +246,13 @@ class Trainer:
         cfg = self.cfg
         bar = _progress_bar(self.step, cfg.steps, progress)
         metrics_file = open(self.run.metrics_path, "a", buffering=1)
+        eval_file = open(self.run.eval_log_path, "a", buffering=1) if self.evaluator else None
         try:
             if self.step == 0 and not self.run.grid_path(0).exists():
                 self.snapshot()  # step 0: what G makes before any training
                 self.checkpoint()  # so even a run that diverges at once can be resumed
+                if eval_file:
+                    self.evaluate(eval_file)
             while self.step < cfg.steps:
                 if stopper.requested():
                     if not self.run.grid_path(self.step).exists():
@@ -271,6 +294,8 @@ class Trainer:
                     self.snapshot()
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     self.checkpoint()
+                if eval_file and (self.step % cfg.eval_every == 0 or self.step == cfg.steps):
+                    self.evaluate(eval_file)
                 self.write_status("running", force=False)
                 if bar is not None:
                     bar.update(1)
@@ -286,6 +311,8 @@ class Trainer:
             # a stop asked for too late to honour must not stop the next resume at once
             self.run.stop_path.unlink(missing_ok=True)
             metrics_file.close()
+            if eval_file:
+                eval_file.close()
             if bar is not None:
                 bar.close()
 
