@@ -14,6 +14,7 @@ st.markdown(PIXELATED_CSS, unsafe_allow_html=True)
 pages = [
     st.Page("explorer/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("explorer/progress.py", title="Progress", icon=":material/timeline:", url_path="progress"),
+    st.Page("explorer/quality.py", title="Quality", icon=":material/insights:", url_path="quality"),
     # the app opens here: the shipped model, ready to explore
     st.Page("explorer/latent.py", title="Latent", icon=":material/tune:", url_path="latent", default=True),
     st.Page("explorer/interpolate.py", title="Interpolate", icon=":material/animation:", url_path="interpolate"),

@@ -124,3 +124,111 @@ def format_seconds(seconds: float | None) -> str:
     if s >= 60:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s} s"
+
+
+# --- quality over training (eval.jsonl records, eval.json reports) ---------------------------------
+
+def _eval_points(records: list[dict], key: str) -> tuple[list[int], list[float]]:
+    rows = [r for r in records if r.get(key) is not None and "step" in r]
+    return [r["step"] for r in rows], [r[key] for r in rows]
+
+
+def _floor_value(records: list[dict], key: str) -> float | None:
+    """The real-data floor of a figure: the same in every record of a run; the last one wins."""
+    for r in reversed(records):
+        if (r.get("floor") or {}).get(key) is not None:
+            return r["floor"][key]
+    return None
+
+
+def eval_figure(records: list[dict], keys: tuple[str, ...], title: str, y_title: str = "",
+                marker_step: int | None = None, y_range: tuple[float, float] | None = None,
+                log_y: bool = False, height: int = 300) -> go.Figure:
+    """Evaluation figures against step, each with its real-data floor as a dashed line of the same
+    colour; red crosses where a record carries a mode-collapse warning."""
+    colours = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728")
+    fig = go.Figure()
+    for key, colour in zip(keys, colours):
+        xs, ys = _eval_points(records, key)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=EVAL_LABELS.get(key, key),
+                                 line=dict(color=colour)))
+        floor = _floor_value(records, key)
+        if floor is not None and xs:
+            fig.add_trace(go.Scatter(x=[xs[0], xs[-1]], y=[floor, floor], mode="lines",
+                                     name=f"{EVAL_LABELS.get(key, key)}: real data",
+                                     line=dict(color=colour, dash="dash")))
+    warned = [r for r in records if r.get("collapse_warning") and keys[0] in r]
+    if warned:
+        fig.add_trace(go.Scatter(x=[r["step"] for r in warned], y=[r[keys[0]] for r in warned], mode="markers",
+                                 name="mode-collapse warning", marker=dict(color="red", symbol="x", size=12),
+                                 text=[r["collapse_warning"] for r in warned]))
+    if marker_step is not None:
+        fig.add_vline(x=marker_step, line_dash="dash", line_color="red")
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
+                      xaxis_title="step", yaxis_title=y_title)
+    if y_range is not None:
+        fig.update_yaxes(range=list(y_range))
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+EVAL_LABELS = {"fid": "FID (domain classifier)", "precision": "precision", "recall": "recall",
+               "classes_covered": "classes covered", "modes_covered": "modes covered (of 1000)",
+               "class_kl": "KL to real classes", "modes_kl": "KL to uniform modes"}
+
+
+def fid_figure(records: list[dict], marker_step: int | None = None) -> go.Figure:
+    """FID (domain classifier) over training, log scale: it falls by orders of magnitude."""
+    return eval_figure(records, ("fid",), "FID (domain classifier)", "FID", marker_step, log_y=True)
+
+
+def coverage_figure(records: list[dict], marker_step: int | None = None) -> go.Figure:
+    """Classes (or Stacked MNIST modes) covered over training: a drop is mode collapse."""
+    key = "modes_covered" if any("modes_covered" in r for r in records) else "classes_covered"
+    return eval_figure(records, (key,), "Coverage", "covered", marker_step)
+
+
+def precision_recall_figure(records: list[dict], marker_step: int | None = None) -> go.Figure:
+    """Improved precision (realism) and recall (diversity) over training."""
+    return eval_figure(records, ("precision", "recall"), "Precision and recall (k=3)", "", marker_step,
+                       y_range=(-0.02, 1.02))
+
+
+def class_histogram_figure(shares: list[float], names: list[str] | None = None,
+                           real_shares: list[float] | None = None, title: str = "Predicted classes") -> go.Figure:
+    """Share of generated images per predicted class, beside the real test set's shares."""
+    names = names or [str(i) for i in range(len(shares))]
+    fig = go.Figure(go.Bar(x=names, y=shares, name="generated"))
+    if real_shares is not None:
+        fig.add_trace(go.Bar(x=names, y=real_shares, name="real test set", opacity=0.5))
+    fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40, b=10), barmode="group",
+                      yaxis_title="share", legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
+    return fig
+
+
+def _fmt(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def report_rows(report: dict) -> list[dict]:
+    """eval.json as table rows of text (one type per column, as Arrow wants): figure, generated
+    value, real-data floor."""
+    rows = []
+    gen, real = report.get("generated") or {}, report.get("real") or {}
+    for key, label in (("fid", "FID (domain classifier)"), ("precision", "precision (k=3)"), ("recall", "recall (k=3)"),
+                       ("classes_covered", "classes covered (of 10)"), ("class_kl", "KL to real classes"),
+                       ("modes_covered", "modes covered (of 1000)"), ("modes_kl", "KL to uniform modes"),
+                       ("classifier_score", "classifier score (max 10)"),
+                       ("confident_fraction", "confidently classified")):
+        if key in gen:
+            rows.append({"figure": label, "generated": _fmt(gen[key]), "real (floor)": _fmt(real.get(key))})
+    for space, m in (report.get("memorisation") or {}).items():
+        rows.append({"figure": f"memorisation ({space}): median NN distance ratio",
+                     "generated": _fmt(m["median_ratio"]), "real (floor)": _fmt(m["floor_median_ratio"])})
+        rows.append({"figure": f"memorisation ({space}): near-copy share", "generated": _fmt(m["near_copy_share"]),
+                     "real (floor)": _fmt(m["floor_near_copy_share"])})
+        rows.append({"figure": f"memorisation ({space}): memorised", "generated": "yes" if m["memorised"] else "no",
+                     "real (floor)": "no"})
+    return rows

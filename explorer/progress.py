@@ -4,7 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dcgan.explore import progression_gif
-from explorer.charts import auto_window, discriminator_figure, loss_figure
+from dcgan.evaluate import collapse_warnings
+from explorer.charts import auto_window, coverage_figure, discriminator_figure, fid_figure, loss_figure
 from explorer.common import progress_callback, show_image
 
 PLAY_EVERY_S = 0.7
@@ -21,6 +22,10 @@ if not steps:
     st.error(f"Run **{run.name}** has no snapshots yet; the first one is written when training starts.")
     st.stop()
 metrics = run.metrics()
+evaluations = run.evaluations()  # eval.jsonl: empty unless the run was trained with eval_every
+for warned in collapse_warnings(evaluations)[-1:]:
+    st.warning(f"Step {warned['step']}: {warned['collapse_warning']}. The Quality page has the details.",
+               icon=":material/warning:")
 
 if st.session_state.get("progress_run") != run.name or st.session_state.get("progress_step") not in steps:
     st.session_state["progress_run"] = run.name
@@ -48,6 +53,9 @@ def viewer() -> None:
         if metrics:
             st.plotly_chart(loss_figure(metrics, marker_step=step, smooth=smooth), key="progress_loss")
             st.plotly_chart(discriminator_figure(metrics, marker_step=step, smooth=smooth), key="progress_d")
+            if evaluations:
+                st.plotly_chart(fid_figure(evaluations, marker_step=step), key="progress_fid")
+                st.plotly_chart(coverage_figure(evaluations, marker_step=step), key="progress_coverage")
         else:
             st.info("No metrics recorded yet.")
 

@@ -21,8 +21,8 @@ from explorer.importing import import_form
 
 REFRESH_S = 2.0  # how often the live view rereads the run directory
 LOG_TAIL_LINES = 30
-DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "folder": "image folder",
-                  "synthetic": "synthetic shapes"}
+DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "stacked-mnist": "Stacked MNIST (RGB, 1000 modes)",
+                  "folder": "image folder", "synthetic": "synthetic shapes"}
 
 
 def default_data_root() -> str:
@@ -108,6 +108,13 @@ def new_run_form(checkpoints: Path, expanded: bool) -> None:
                 d_width = c3.number_input("D width", min_value=1, max_value=1024, value=defaults.d_width,
                                           key="train_d_width")
                 device = c4.selectbox("Device", ("auto", "cpu", "cuda"), key="train_device")
+            with st.expander("Evaluation during training (MNIST, Fashion-MNIST, Stacked MNIST)"):
+                c1, c2, _ = st.columns([1, 1, 2])
+                eval_every = c1.number_input("Evaluate every (steps, 0 = off)", min_value=0, value=defaults.eval_every,
+                                             key="train_eval_every",
+                                             help="FID, coverage, precision/recall into eval.jsonl: the Quality page")
+                eval_samples = c2.number_input("Images per evaluation", min_value=100, max_value=10_000,
+                                               value=defaults.eval_samples, key="train_eval_samples")
             start = st.form_submit_button("Start training", type="primary")
 
     if start:
@@ -121,7 +128,7 @@ def new_run_form(checkpoints: Path, expanded: bool) -> None:
                 lr_factor=float(lr_factor), lr_min=parse_float("lr min", lr_min), lr_max=parse_float("lr max", lr_max),
                 snapshot_every=int(snapshot_every), snapshot_weights_every=int(snapshot_weights_every),
                 checkpoint_every=int(checkpoint_every), seed=int(seed), z_dim=int(z_dim), g_width=int(g_width),
-                d_width=int(d_width), device=device)
+                d_width=int(d_width), device=device, eval_every=int(eval_every), eval_samples=int(eval_samples))
             cfg = TrainConfig.from_dict(values)
             start_training(cfg, checkpoints)
         except (ConfigError, DataError, OSError) as e:

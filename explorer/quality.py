@@ -1,0 +1,79 @@
+"""Quality page: the evaluator's figures over training (eval.jsonl) beside the losses, the class
+histogram, the full report (eval.json) with its real-data floors, and generated images next to
+their nearest training images."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dcgan.checkpoint import CheckpointError
+from dcgan.data import DataError
+from dcgan.evaluate import CLASS_NAMES, collapse_warnings, load_report, nearest_training_images
+from explorer.charts import (auto_window, class_histogram_figure, coverage_figure, fid_figure, loss_figure,
+                             precision_recall_figure, report_rows)
+from explorer.common import run_config, show_image
+
+st.title("Quality")
+sel = st.session_state["selection"]
+if sel.run is None:
+    st.error("There are no runs yet. Start one on the Train page.")
+    st.stop()
+run = sel.run
+cfg = run_config(run)
+records = run.evaluations()
+report = load_report(run.path)
+names = CLASS_NAMES.get(cfg.get("dataset"))
+
+st.subheader("Over training")
+if not records:
+    st.info("This run was trained without evaluation. Train with **Evaluate every** set (`--eval-every 250`) "
+            "to follow FID, coverage, precision and recall here while it learns (MNIST, Fashion-MNIST and "
+            "Stacked MNIST).")
+else:
+    for r in collapse_warnings(records)[-3:]:
+        st.warning(f"Step {r['step']}: {r['collapse_warning']}", icon=":material/warning:")
+    steps = [r["step"] for r in records]
+    step = st.select_slider("Evaluation at step", options=steps, value=steps[-1], key="quality_step")
+    record = records[steps.index(step)]
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(fid_figure(records, marker_step=step), key="quality_fid")
+        st.plotly_chart(precision_recall_figure(records, marker_step=step), key="quality_pr")
+    with right:
+        metrics = run.metrics()
+        st.plotly_chart(loss_figure(metrics, marker_step=step, smooth=auto_window(len(metrics))), key="quality_loss")
+        st.plotly_chart(coverage_figure(records, marker_step=step), key="quality_coverage")
+    if "class_share" in record:
+        st.plotly_chart(class_histogram_figure(record["class_share"], names, title=f"Predicted classes at step {step} "
+                                               f"({record.get('images', '?')} images)"), key="quality_hist")
+    st.caption("Dashed lines: the same figure for real training images (the floor a perfect generator would "
+               "reach). FID uses the evaluator classifier's features, not Inception's.")
+
+st.subheader("Full evaluation")
+if report is None:
+    st.info(f"No eval.json yet. Run `python -m dcgan evaluate {run.path}` for every figure with its real-data "
+            "floor, including memorisation.")
+else:
+    at = "final model" if report.get("step") is None else f"step {report['step']}"
+    st.caption(f"{report.get('samples', '?')} generated images, {at}; `{run.path.name}/eval.json`")
+    st.dataframe(report_rows(report), hide_index=True)
+    gen = report.get("generated") or {}
+    if "class_share" in gen:
+        st.plotly_chart(class_histogram_figure(gen["class_share"], report.get("class_names") or names,
+                                               report.get("real_class_share")), key="quality_report_hist")
+
+st.subheader("Nearest training images")
+st.caption("Top row: generated images; bottom row: the nearest training image of each, in pixels. "
+           "Copies would look identical.")
+c1, c2, _ = st.columns([1, 1, 3])
+count = c1.number_input("Images", min_value=2, max_value=16, value=8, key="quality_nn_count")
+seed = c2.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key="quality_nn_seed")
+if st.button("Find nearest training images", key="quality_nn"):
+    try:
+        with st.spinner("Loading the training set and searching…"):
+            strip = nearest_training_images(run.path, sel.step_number, int(count), int(seed))
+        st.session_state["quality_strip"] = {"run": run.name, "step": sel.step, "strip": strip}
+    except (CheckpointError, DataError, ValueError) as e:
+        st.error(f"Cannot search this run's training images: {e}")
+made = st.session_state.get("quality_strip")
+if made and made["run"] == run.name and made["step"] == sel.step:
+    show_image(made["strip"].image, caption="pixel distances: " + ", ".join(f"{d:.2f}" for d in made["strip"].distances))

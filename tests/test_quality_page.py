@@ -1,0 +1,103 @@
+"""The Quality page and its chart builders: evaluation records in, figures and a page without errors
+out. No real data: records and reports are written by hand into a tiny synthetic run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dcgan.config import TrainConfig
+from dcgan.rundir import RunDir, atomic_write_json, jsonl_line
+from dcgan.train import train
+from explorer import charts
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+TIMEOUT_S = 120  # torch import and a busy 2-core machine
+FLOOR = {"fid": 0.2, "precision": 0.75, "recall": 0.75, "classes_covered": 10, "class_kl": 0.001}
+RECORDS = [
+    {"step": 0, "fid": 200.0, "precision": 0.0, "recall": 0.0, "classes_covered": 2, "class_kl": 1.5,
+     "class_share": [0.5, 0.5] + [0.0] * 8, "floor": FLOOR},
+    {"step": 100, "fid": 5.0, "precision": 0.6, "recall": 0.5, "classes_covered": 10, "class_kl": 0.02,
+     "class_share": [0.1] * 10, "floor": FLOOR},
+    {"step": 200, "fid": 9.0, "precision": 0.7, "recall": 0.2, "classes_covered": 7, "class_kl": 0.4,
+     "class_share": [0.2] * 4 + [0.05] * 3 + [0.0] * 3, "floor": FLOOR,
+     "collapse_warning": "possible mode collapse: classes covered fell to 7 (best so far 10, real data 10)"},
+]
+REPORT = {"model": "x", "step": 200, "dataset": "mnist", "samples": 2000, "seed": 0,
+          "generated": {"fid": 9.0, "precision": 0.7, "recall": 0.2, "classes_covered": 7, "class_kl": 0.4,
+                        "class_share": [0.1] * 10, "confident_fraction": 0.5, "classifier_score": 5.0},
+          "real": {"fid": 0.2, "precision": 0.75, "recall": 0.76, "classes_covered": 10, "class_kl": 0.001,
+                   "confident_fraction": 0.95, "classifier_score": 9.1},
+          "real_class_share": [0.1] * 10,
+          "memorisation": {"pixels": {"median_ratio": 1.1, "floor_median_ratio": 1.0, "near_copy_share": 0.004,
+                                      "floor_near_copy_share": 0.01, "memorised": False}}}
+
+
+def test_eval_figure_draws_each_figure_with_its_floor_and_marks_collapse():
+    fig = charts.fid_figure(RECORDS, marker_step=100)
+    names = [t.name for t in fig.data]
+    assert names == ["FID (domain classifier)", "FID (domain classifier): real data", "mode-collapse warning"]
+    assert list(fig.data[0].x) == [0, 100, 200] and list(fig.data[1].y) == [0.2, 0.2]
+    cov = charts.coverage_figure(RECORDS)
+    warned = [t for t in cov.data if t.name == "mode-collapse warning"]
+    assert len(warned) == 1 and list(warned[0].x) == [200] and list(warned[0].y) == [7]
+    pr = charts.precision_recall_figure(RECORDS)
+    assert [t.name for t in pr.data][:4] == ["precision", "precision: real data", "recall", "recall: real data"]
+    # Stacked MNIST records count modes, not classes
+    stacked = [{"step": 5, "modes_covered": 300, "fid": 1.0, "floor": {"modes_covered": 390}}]
+    assert charts.coverage_figure(stacked).data[0].name == "modes covered (of 1000)"
+    assert charts.fid_figure([]).data[0].x == ()
+
+
+def test_class_histogram_and_report_rows():
+    fig = charts.class_histogram_figure([0.5, 0.5], ["a", "b"], [0.4, 0.6])
+    assert [t.name for t in fig.data] == ["generated", "real test set"]
+    rows = charts.report_rows(REPORT)
+    by_name = {r["figure"]: r for r in rows}
+    assert by_name["FID (domain classifier)"] == {"figure": "FID (domain classifier)", "generated": "9",
+                                                  "real (floor)": "0.2"}
+    assert by_name["memorisation (pixels): memorised"]["generated"] == "no"
+    assert all(isinstance(v, str) for r in rows for v in r.values())  # one type per column for Arrow
+
+
+@pytest.fixture
+def quality_checkpoints(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "checkpoints"
+    train(TrainConfig(run_name="tiny", dataset="synthetic", steps=4, batch_size=16, z_dim=16, g_width=16,
+                      d_width=16, grid_size=16, snapshot_every=2), root, progress=False, log=lambda _: None)
+    run = RunDir(root / "tiny")
+    run.eval_log_path.write_text("".join(jsonl_line(r) for r in RECORDS) + '{"step": 3')  # torn last line
+    atomic_write_json(run.eval_report_path, REPORT)
+    monkeypatch.setenv("DCGAN_CHECKPOINTS", str(root))
+    st.cache_resource.clear()
+    yield root
+    st.cache_resource.clear()
+
+
+def test_quality_page_shows_records_warnings_report_and_nearest_images(quality_checkpoints):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.run()
+    at.switch_page("explorer/quality.py").run()
+    assert not at.exception, at.exception
+    assert any("mode collapse" in w.value for w in at.warning)
+    assert at.select_slider(key="quality_step").value == 200
+    assert len(at.dataframe) == 1
+    assert not at.get("image")
+    at.button(key="quality_nn").click().run()
+    assert not at.exception, at.exception
+    assert not at.error
+    assert len(at.get("image")) == 1  # the strip: generated images above their nearest training images
+
+
+def test_quality_page_without_evaluations_explains_how_to_get_them(quality_checkpoints):
+    run = RunDir(quality_checkpoints / "tiny")
+    run.eval_log_path.unlink()
+    run.eval_report_path.unlink()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.run()
+    at.switch_page("explorer/quality.py").run()
+    assert not at.exception, at.exception
+    infos = " ".join(i.value for i in at.info)
+    assert "--eval-every" in infos and "python -m dcgan evaluate" in infos
