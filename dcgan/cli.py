@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-d", type=float, help="new learning rate for D (e.g. after a divergence)")
     p.add_argument("--lr-g", type=float, help="new learning rate for G")
     p.add_argument("--label-smoothing", type=float, help="new one-sided label smoothing")
+    p.add_argument("--eval-every", type=int, help="evaluate every N steps from now on (0 = off)")
+    p.add_argument("--eval-samples", type=int, help="images per evaluation")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("stop", help="ask a running run to stop after its next step")
@@ -161,7 +163,8 @@ def cmd_train(args) -> int:
 def cmd_resume(args) -> int:
     from .train import resume_config, train
     cfg = resume_config(args.checkpoints, args.run_name, args.steps, args.more, lr_d=args.lr_d, lr_g=args.lr_g,
-                        label_smoothing=args.label_smoothing)
+                        label_smoothing=args.label_smoothing, eval_every=args.eval_every,
+                        eval_samples=args.eval_samples)
     state = train(cfg, args.checkpoints, resume=True, progress=not args.quiet, handle_sigterm=True)
     print(f"run {cfg.run_name}: {state} at {cfg.steps} steps")
     return 0 if state in ("finished", "stopped") else 1

@@ -264,10 +264,6 @@ def real_images(cfg: dict, split: str, image_size: int | None = None, channels: 
         raise DataError(f"the evaluator needs the run's real data: {e}") from None
 
 
-def _classifier_shape(dataset: str) -> tuple[int, int]:
-    return 28, 3 if dataset == "stacked-mnist" else 1
-
-
 def _subset(n_total: int, n: int, g: torch.Generator) -> torch.Tensor:
     return torch.randperm(n_total, generator=g)[:n]
 

@@ -369,7 +369,8 @@ def train(cfg: TrainConfig, checkpoints: str | Path = "checkpoints", resume: boo
         raise
 
 
-RESUME_OVERRIDES = ("lr_d", "lr_g", "label_smoothing")
+# evaluation settings change no weights, so a run trained without evaluation may turn it on
+RESUME_OVERRIDES = ("lr_d", "lr_g", "label_smoothing", "eval_every", "eval_samples")
 
 
 def resume_config(checkpoints: str | Path, run_name: str, steps: int | None = None, more: int | None = None,

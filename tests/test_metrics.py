@@ -181,3 +181,16 @@ def test_eval_log_readers_tolerate_a_torn_line_and_find_warnings(tmp_path):
     records = run.evaluations()
     assert [r["step"] for r in records] == [0, 100]
     assert [r["step"] for r in collapse_warnings(records)] == [100]
+
+
+def test_resume_may_turn_evaluation_on(tmp_path):
+    from dcgan.rundir import atomic_write_json
+    from dcgan.train import resume_config
+    run = RunDir(tmp_path / "r")
+    atomic_write_json(run.config_path, TrainConfig(run_name="r", dataset="mnist", steps=10).to_dict())
+    atomic_write_json(run.generator_config_path, {"step": 10})
+    cfg = resume_config(tmp_path, "r", more=5, eval_every=100, eval_samples=200)
+    assert (cfg.steps, cfg.eval_every, cfg.eval_samples, cfg.lr_d) == (15, 100, 200, 2e-4)
+    atomic_write_json(run.config_path, TrainConfig(run_name="r", dataset="synthetic", steps=10).to_dict())
+    with pytest.raises(ConfigError, match="eval_every"):
+        resume_config(tmp_path, "r", more=5, eval_every=100)
