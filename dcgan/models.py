@@ -28,10 +28,21 @@ def _stride2(kernel_size: int) -> dict:
     return {"kernel_size": kernel_size, "stride": 2, "padding": (kernel_size - 1) // 2}
 
 
+def variance_preserving_init(m: nn.Module) -> None:
+    """He init for LeakyReLU(0.2), biases 0: for a D without BatchNorm, where N(0, 0.02) would shrink
+    the signal ~10x per layer and the biases, moving at Adam's pace, would soon drown it out."""
+    if isinstance(m, nn.Conv2d):
+        nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+
 def weights_init(m: nn.Module) -> None:
     """DCGAN init: conv weights N(0, 0.02), BatchNorm gamma N(1, 0.02) and beta 0."""
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
     elif isinstance(m, nn.BatchNorm2d):
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
@@ -86,14 +97,18 @@ class Discriminator(nn.Module):
         s = base_size(image_size)
         mults = [min(2 ** i, MAX_WIDTH_MULT) for i in range(n)]  # e.g. 1,2,4,8 at 64 px
         down = _stride2(kernel_size)
+        # Without BatchNorm D needs biases: a bias-free LeakyReLU net is positively homogeneous,
+        # D(a*x) = a*D(x), so it must call any flat grey image "0.5, can't tell" and G can park there
+        # (seen with seed 000's D on the faces). With BatchNorm, BN's shift does that job.
+        bias = not batchnorm
         layers: list[nn.Module] = [
             # input is channels x image_size x image_size; no BatchNorm on the input block
-            nn.Conv2d(channels, width * mults[0], **down, bias=False),
+            nn.Conv2d(channels, width * mults[0], **down, bias=bias),
             nn.LeakyReLU(0.2, inplace=True),
             # state size. (width) x (image_size/2) x (image_size/2)
         ]
         for i in range(1, n):
-            layers.append(nn.Conv2d(width * mults[i - 1], width * mults[i], **down, bias=False))
+            layers.append(nn.Conv2d(width * mults[i - 1], width * mults[i], **down, bias=bias))
             if batchnorm:
                 layers.append(nn.BatchNorm2d(width * mults[i]))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
@@ -103,11 +118,11 @@ class Discriminator(nn.Module):
                 layers.append(nn.Dropout(dropout))
             # state size. (width*mults[i]) x (image_size/2^(i+1)) x (image_size/2^(i+1))
         layers += [
-            nn.Conv2d(width * mults[-1], 1, s, 1, 0, bias=False),
+            nn.Conv2d(width * mults[-1], 1, s, 1, 0, bias=bias),
             # state size. 1 x 1 x 1
         ]
         self.main = nn.Sequential(*layers)
-        self.apply(weights_init)
+        self.apply(weights_init if batchnorm else variance_preserving_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x).view(-1)

@@ -18,9 +18,9 @@ PRESETS: dict[str, dict] = {
     # these held D's accuracies in a useful band on the faces without the rates running away.
     "faces64": dict(
         _COMMON, dataset="folder", image_size=64, channels=1, g_width=64, d_width=64, kernel_size=5,
-        d_batchnorm=False, d_dropout=0.2, d_dropout_every=2, steps=3000, batch_size=64,
-        lr_d=2e-4, lr_g=2e-4, g_steps=2, adaptive_lr=True, acc_low=0.55, acc_high=0.85,
-        lr_factor=1.01, lr_min=2e-5, lr_max=8e-4,
+        d_batchnorm=False, d_dropout=0.2, d_dropout_every=2, steps=1500, batch_size=64,
+        lr_d=2e-4, lr_g=2e-4, g_steps=2, adaptive_lr=True, acc_low=0.5, acc_high=0.8,
+        lr_factor=1.01, lr_min=1e-4, lr_max=4e-4,
         snapshot_every=100, snapshot_weights_every=5, checkpoint_every=250, log_every=50),
     # Seed 001 (carpedm20 style): 64x64 RGB, 5x5 kernels, BatchNorm in D but on its first block,
     # G trained twice per D update "so that D's loss does not reach zero".

@@ -60,6 +60,14 @@ def test_faces64_is_seed_000():
     dropout_after = [sum(1 for c in convs if c < i) for i, m in enumerate(layers) if isinstance(m, nn.Dropout)]
     assert dropout_after == [2, 4]
     assert D(torch.randn(3, 1, 64, 64)).shape == (3,)
+    # BatchNorm-free, so every conv has a bias: otherwise D(a*x) = a*D(x) and a flat image scores 0.5
+    assert all(layers[i].bias is not None for i in convs) and layers[-1].bias is not None
+    with torch.no_grad():
+        for m in layers:
+            if isinstance(m, nn.Conv2d):
+                m.bias.fill_(0.1)
+    D.eval()
+    assert D(torch.zeros(1, 1, 64, 64)).abs().item() > 1e-3
     assert cfg.batch_size == 64 and cfg.g_steps == 2 and cfg.adaptive_lr and cfg.lr_d == cfg.lr_g == 2e-4
     assert 5.0e6 < count_parameters(G) < 5.3e6  # the 5.1 M
 
