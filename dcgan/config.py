@@ -14,7 +14,7 @@ IMAGE_SIZES = (28, 32, 64, 128)
 DEVICES = ("auto", "cpu", "cuda")
 # names only: the values live in dcgan/presets.py, which imports this module
 PRESET_NAMES = ("faces64", "anime64", "mnist28", "fashion28")
-RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" would allow a final newline
 
 
 class ConfigError(ValueError):

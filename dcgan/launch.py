@@ -26,6 +26,8 @@ def _spawn(args: list[str], run: RunDir, total_steps: int) -> int:
                                         "heartbeat": time.time(), "error": None})
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    if run.log_path.is_symlink():
+        run.log_path.unlink()  # a shared run's train.log must not make us append to a file elsewhere
     with open(run.log_path, "ab") as log:
         # a new session: the trainer outlives an app restart and gets no Ctrl-C meant for the app
         proc = subprocess.Popen([sys.executable, "-m", "dcgan", *args, "--quiet"], stdout=log,
@@ -81,7 +83,7 @@ def stop_training(checkpoints: str | Path, run_name: str) -> None:
             pass
 
 
-def wait_for_state(run: RunDir, states: tuple[str, ...] = ("finished", "stopped", "failed"),
+def wait_for_state(run: RunDir, states: tuple[str, ...] = ("finished", "stopped", "failed", "interrupted"),
                    timeout_s: float = 120.0, poll_s: float = 0.2) -> dict:
     """Poll status.json until its state is one of states; raises TimeoutError otherwise."""
     deadline = time.monotonic() + timeout_s

@@ -8,34 +8,67 @@ appended, one flushed line per step, and readers skip a torn last line.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import re
+import socket
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import faults
 from .config import RUN_NAME_RE, ConfigError
 
-STATES = ("starting", "running", "finished", "stopped", "failed")
+# 'interrupted' is never written: readers report it for a 'running' run whose trainer is gone
+STATES = ("starting", "running", "finished", "stopped", "failed", "interrupted")
 ACTIVE_STATES = ("starting", "running")
 START_TIMEOUT_S = 120.0  # a trainer that has not written its status by then did not start
+# a trainer on another host cannot be asked for its pid: silence this long means it is gone
+REMOTE_STALE_S = 600.0
 SNAPSHOT_RE = re.compile(r"^grid_(\d{6,})\.png$")
+TEMP_SUFFIX = ".tmp"  # atomic_write_bytes' temporary files; a killed writer can leave one behind
+
+
+class WriteError(OSError):
+    """A run file that could not be written (disk full, read-only folder, no permission); the
+    file as it was is untouched."""
+
+    HINTS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+             errno.EROFS: "the file system is read-only", errno.EACCES: "no permission to write there",
+             errno.EPERM: "no permission to write there"}
+
+    def __init__(self, path: Path, error: OSError):
+        why = self.HINTS.get(error.errno, error.strerror or str(error))
+        super().__init__(error.errno, f"cannot write {path}: {why}")
+
+    def __str__(self) -> str:
+        return self.strerror
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=TEMP_SUFFIX)
+    except OSError as e:
+        raise WriteError(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
+            if faults.armed:  # tests only: stop, die or fail half-way through the write
+                data = faults.half_write(f, data, f"write:{path.name}")
             f.write(data)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; run files are meant to be shared and committed
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, WriteError):
+            raise WriteError(path, e) from None
         raise
+    if faults.armed:
+        faults.hit(f"replaced:{path.name}")
 
 
 def atomic_write_json(path: Path, obj) -> None:
@@ -43,10 +76,12 @@ def atomic_write_json(path: Path, obj) -> None:
 
 
 def read_json(path: Path) -> dict | None:
+    """A JSON object file, or None when it is missing, unreadable or not an object."""
     try:
-        return json.loads(Path(path).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
+    return data if isinstance(data, dict) else None
 
 
 def jsonl_line(record: dict) -> str:
@@ -92,12 +127,25 @@ def validate_run_name(name: str) -> str:
     return name
 
 
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
+def process_start(pid: int) -> int | None:
+    """When process pid started (clock ticks since boot, /proc/PID/stat field 22), to tell it from a
+    later process that got the same pid; None where /proc is not there."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def pid_alive(pid: int | None, start: int | None = None) -> bool:
+    """Whether process pid runs (not a zombie) and, given its start time, is still that process."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
+    if start is not None and process_start(pid) not in (start, None):
+        return False  # the pid was reused by a process started later
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True
@@ -120,7 +168,16 @@ class RunDir:
 
     @classmethod
     def of(cls, checkpoints: str | Path, run_name: str) -> "RunDir":
-        return cls(Path(checkpoints) / validate_run_name(run_name))
+        """checkpoints/run_name, refused when it is a link (or holds one) to somewhere outside checkpoints."""
+        run = cls(Path(checkpoints) / validate_run_name(run_name))
+        if not run.contained_in(checkpoints):
+            raise ConfigError(f"run {run_name!r} in {checkpoints} is a link to a folder outside it: refused")
+        return run
+
+    def contained_in(self, checkpoints: str | Path) -> bool:
+        """Whether the run folder and its snapshots folder, links resolved, lie inside checkpoints."""
+        root = Path(checkpoints).resolve()
+        return all(p.resolve().is_relative_to(root) for p in (self.path, self.snapshots_dir))
 
     @property
     def name(self) -> str:
@@ -155,19 +212,49 @@ class RunDir:
         return read_json(self.config_path)
 
     def status(self) -> dict:
-        """status.json, with a run whose process vanished without saying so reported as failed."""
+        """status.json, with a run whose trainer vanished without saying so reported as 'interrupted'
+        (and one that never got going as 'failed'); CLI and app both show this."""
         st = read_json(self.status_path) or {"state": "unknown"}
+        heartbeat = st.get("heartbeat") if isinstance(st.get("heartbeat"), (int, float)) else 0
         if st.get("state") == "starting":
             launcher_pid = (read_json(self.launch_path) or {}).get("pid")
             gone = launcher_pid is not None and not pid_alive(launcher_pid)
-            if gone or time.time() - st.get("heartbeat", 0) > START_TIMEOUT_S:
+            if gone or time.time() - heartbeat > START_TIMEOUT_S:
                 st = dict(st, state="failed", error="the trainer exited before it started; see train.log "
                                                     "in the run folder")
-        if st.get("state") == "running" and not pid_alive(st.get("pid")):
-            st = dict(st, state="failed",
-                      error=st.get("error") or "the trainer process ended without finishing "
-                                               "(killed or crashed); resume to continue")
+        if st.get("state") == "running" and not self._trainer_alive(st, heartbeat):
+            ago = time.time() - heartbeat
+            st = dict(st, state="interrupted",
+                      error=f"the trainer process ended without finishing (killed or crashed; last heartbeat "
+                            f"{ago:.0f} s ago at step {st.get('step')}); resume to continue from the last "
+                            "checkpoint")
         return st
+
+    @staticmethod
+    def _trainer_alive(st: dict, heartbeat: float) -> bool:
+        if st.get("host", socket.gethostname()) != socket.gethostname():
+            return time.time() - heartbeat < REMOTE_STALE_S
+        start = st.get("pid_start")
+        return pid_alive(st.get("pid"), start if isinstance(start, int) else None)
+
+    def lock(self) -> int:
+        """Claim the run for this trainer process: an exclusive lock on the run folder that the
+        kernel drops when the process ends, however it ends. Returns the fd to close when done."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ConfigError(f"run {self.name!r} is being trained by another process right now") from None
+        return fd
+
+    def remove_temp_files(self) -> list[Path]:
+        """Delete what writers killed mid-write left behind (only while holding lock())."""
+        found = [p for d in (self.path, self.snapshots_dir) if d.is_dir() for p in d.glob("*" + TEMP_SUFFIX)]
+        for p in found:
+            p.unlink(missing_ok=True)
+        return found
 
     def metrics(self) -> list[dict]:
         return read_jsonl(self.metrics_path)
@@ -201,7 +288,7 @@ def list_runs(checkpoints: str | Path) -> list[RunDir]:
     if not root.is_dir():
         return []
     runs = [RunDir(p) for p in root.iterdir() if p.is_dir() and RUN_NAME_RE.match(p.name)]
-    runs = [r for r in runs if r.exists() or r.status_path.is_file()]
+    runs = [r for r in runs if (r.exists() or r.status_path.is_file()) and r.contained_in(root)]
 
     def born(r: RunDir) -> float:
         return (r.config_path if r.exists() else r.status_path).stat().st_mtime

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -14,12 +15,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import CheckpointError, export_generator, load_training_state, save_training_state
+from . import faults
+from .checkpoint import (CheckpointError, checkpoint_step, export_generator, load_training_state,
+                         save_training_state, state_dict_problem)
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import BatchSource, DataError, load_dataset
 from .imaging import make_grid, png_bytes, to_uint8
 from .models import Discriminator, Generator
-from .rundir import RunDir, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes, read_json, read_jsonl
+from .rundir import (RunDir, WriteError, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes, process_start,
+                     read_json, read_jsonl)
 
 # --- losses (seed 002: BCE, with the non-saturating generator loss) ------------------------------
 
@@ -189,11 +193,16 @@ class Trainer:
         atomic_write_bytes(self.run.metrics_path, b"")
 
     def restore(self) -> None:
+        self.run.remove_temp_files()  # half-written files of a trainer killed mid-write
         state = load_training_state(self.run.checkpoint_path)
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        try:
+            self.G.load_state_dict(state["G"])
+            self.D.load_state_dict(state["D"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(f"{self.run.checkpoint_path} does not fit this run's config (another "
+                                  f"architecture or image size?): {state_dict_problem(e)}") from None
         self.step = int(state["step"])
         # learning rates changed for the resume (after a divergence, say) win over the saved ones
         for opt, key in ((self.opt_d, "lr_d"), (self.opt_g, "lr_g")):
@@ -204,7 +213,12 @@ class Trainer:
         if "cuda_rng" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.fixed_z = torch.from_numpy(np.load(self.run.fixed_z_path, allow_pickle=False))
-        # steps logged after the checkpoint (a crash) will be redone: drop them
+        # steps done after the checkpoint (a crash) will be redone: drop their snapshots, then their
+        # metrics (in this order, so no snapshot ever shows a step the metrics do not have)
+        for step in self.run.snapshot_steps():
+            if step > self.step:
+                self.run.snapshot_weights_path(step).unlink(missing_ok=True)
+                self.run.grid_path(step).unlink(missing_ok=True)
         kept = [r for r in read_jsonl(self.run.metrics_path) if r.get("step", 0) <= self.step]
         atomic_write_bytes(self.run.metrics_path, "".join(jsonl_line(r) for r in kept).encode())
         if self.run.eval_log_path.exists():
@@ -268,6 +282,8 @@ class Trainer:
                 if self.device.type == "cpu":
                     real = real.contiguous(memory_format=torch.channels_last)
                 stats = step_fn(self.G, self.D, self.opt_g, self.opt_d, real, self.z_gen, cfg)
+                if faults.armed:
+                    faults.hit("step")
                 bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(stats[k])]
                 if bad:
                     last = (read_json(self.run.generator_config_path) or {}).get("step", 0)
@@ -288,7 +304,10 @@ class Trainer:
                 record = {"step": self.step, "epoch": round(self.data.epoch_of(self.step), 4),
                           "time": round(time.time(), 3), **{k: round(v, 6) for k, v in stats.items()},
                           "lr_d": lr_d, "lr_g": lr_g, "images_per_s": round(cfg.batch_size / seconds, 1)}
-                metrics_file.write(jsonl_line(record))
+                line = jsonl_line(record)
+                if faults.armed:  # tests only: a line torn by a kill
+                    line = faults.half_write(metrics_file, line, "append:metrics.jsonl")
+                metrics_file.write(line)
 
                 if self.step % cfg.snapshot_every == 0 or self.step == cfg.steps:
                     self.snapshot()
@@ -318,8 +337,11 @@ class Trainer:
 
 
 def write_status(run: RunDir, state: str, step: int, total_steps: int, error: str | None = None) -> None:
-    atomic_write_json(run.status_path, {"state": state, "pid": os.getpid(), "step": step,
-                                        "total_steps": total_steps, "heartbeat": time.time(), "error": error})
+    # pid_start and host let readers tell this process from a later one with the same pid
+    pid = os.getpid()
+    atomic_write_json(run.status_path, {"state": state, "pid": pid, "pid_start": process_start(pid),
+                                        "host": socket.gethostname(), "step": step, "total_steps": total_steps,
+                                        "heartbeat": time.time(), "error": error})
 
 
 def _progress_bar(start: int, total: int, enabled: bool):
@@ -342,12 +364,21 @@ def train(cfg: TrainConfig, checkpoints: str | Path = "checkpoints", resume: boo
     """
     cfg.validate()
     run = RunDir.of(checkpoints, cfg.run_name)
+    try:
+        lock = run.lock()  # two trainers started at once for one run: the second stops here
+    except OSError as e:
+        raise WriteError(run.path, e) from None
+    try:
+        return _train_locked(cfg, checkpoints, run, resume, step_fn, progress, handle_sigterm, log)
+    finally:
+        os.close(lock)
+
+
+def _train_locked(cfg: TrainConfig, checkpoints: str | Path, run: RunDir, resume: bool, step_fn, progress: bool,
+                  handle_sigterm: bool, log: Callable[[str], None]) -> str:
     if resume:
         if not run.checkpoint_path.is_file():
             raise ConfigError(f"run {cfg.run_name!r} has no checkpoint to resume from")
-        st = run.status()
-        if st.get("state") == "running" and st.get("pid") != os.getpid():
-            raise ConfigError(f"run {cfg.run_name!r} is still running (pid {st.get('pid')})")
     elif run.exists():
         raise ConfigError(f"run {cfg.run_name!r} already exists in {checkpoints}; pick another name or resume it")
     # before the first status write makes our pid public, so a stop request is never a kill
@@ -363,10 +394,28 @@ def train(cfg: TrainConfig, checkpoints: str | Path = "checkpoints", resume: boo
         trainer.load_data()
         return trainer.run_loop(stopper, step_fn, progress)
     except BaseException as e:
+        storage = isinstance(e, OSError) and not isinstance(e, WriteError) and e.errno in WriteError.HINTS
+        if storage:  # an append to metrics.jsonl, say, on a full disk
+            e = WriteError(Path(e.filename or run.metrics_path), e)
         error = str(e) if isinstance(e, (DataError, ConfigError, CheckpointError)) else \
             f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}"
-        write_status(run, "failed", trainer.step if trainer else run.status().get("step", 0), cfg.steps, error)
+        if isinstance(e, WriteError):
+            error = (f"{e}. Nothing half-written replaced a good file: the last checkpoint "
+                     f"({_last_checkpoint(run)}) is kept; free space or make the folder writable, then resume")
+        try:
+            write_status(run, "failed", trainer.step if trainer else run.status().get("step", 0), cfg.steps, error)
+        except OSError:
+            pass  # nothing can be written there: the error reaches stderr (train.log) alone
+        if storage:
+            raise e from None
         raise
+
+
+def _last_checkpoint(run: RunDir) -> str:
+    try:
+        return f"step {checkpoint_step(run.checkpoint_path)}"
+    except CheckpointError:
+        return "none yet"
 
 
 # evaluation settings change no weights, so a run trained without evaluation may turn it on
@@ -382,7 +431,10 @@ def resume_config(checkpoints: str | Path, run_name: str, steps: int | None = No
         raise ConfigError(f"no run named {run_name!r} in {checkpoints}")
     cfg = TrainConfig.load(run.config_path)
     # a resume starts from the last checkpoint, which a failed or killed run may have passed
-    done = (read_json(run.generator_config_path) or {}).get("step", run.status().get("step", 0))
+    if run.checkpoint_path.is_file():
+        done = checkpoint_step(run.checkpoint_path)
+    else:
+        done = (read_json(run.generator_config_path) or {}).get("step", run.status().get("step", 0))
     if steps is not None:
         cfg.steps = steps
     elif more is not None:

@@ -382,7 +382,7 @@ def test_readers_tolerate_torn_lines_and_dead_trainers(tmp_path):
     run.path.mkdir()
     run.status_path.write_text(json.dumps({"state": "running", "pid": 2 ** 22 + 12345, "step": 3}))
     st = run.status()
-    assert st["state"] == "failed" and "ended without finishing" in st["error"]
+    assert st["state"] == "interrupted" and "ended without finishing" in st["error"]
     with pytest.raises(ConfigError):
         RunDir.of(tmp_path, "../x")
 
