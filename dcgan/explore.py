@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .imaging import gif_bytes, make_grid, png_bytes, upscale
-from .latent import generate, interpolate, sweep
+from .latent import check_z, generate, interpolate, sweep
 from .rundir import RunDir, npy_bytes
 
 Progress = Callable[[int, int], None]
@@ -20,14 +20,15 @@ Progress = Callable[[int, int], None]
 
 def render_z(G: torch.nn.Module, z: torch.Tensor | np.ndarray, scale: int = 8) -> np.ndarray:
     """The single image G(z), upscaled (nearest) for display."""
-    z = torch.as_tensor(np.asarray(z, dtype=np.float32)).view(1, -1)
-    return upscale(generate(G, z)[0], scale)
+    return upscale(generate(G, check_z(z, G.z_dim).view(1, -1))[0], scale)
 
 
 def sweep_grid(G: torch.nn.Module, z: torch.Tensor | np.ndarray, components: list[int], low: float = -3.0,
                high: float = 3.0, columns: int = 9, scale: int = 2, progress: Progress | None = None) -> np.ndarray:
     """Rows = z components, columns = values from low to high, all other components held at z."""
-    z = torch.as_tensor(np.asarray(z, dtype=np.float32))
+    z = check_z(z, G.z_dim)
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"a sweep needs finite From < To, not {low} and {high}")
     values = np.linspace(low, high, columns)
     images = generate(G, sweep(z, components, values), batch_size=64, progress=progress)
     return upscale(make_grid(images, nrow=columns), scale)
@@ -51,8 +52,7 @@ def interpolation(G: torch.nn.Module, z0, z1, frames: int = 64, method: str = "s
     if megapixels > GIF_MAX_MEGAPIXELS:
         raise ValueError(f"{frames} frames at {G.image_size * scale} px are {megapixels:.0f} megapixels; "
                          f"keep frames x size^2 under {GIF_MAX_MEGAPIXELS} (fewer frames or a smaller scale)")
-    z0 = torch.as_tensor(np.asarray(z0, dtype=np.float32))
-    z1 = torch.as_tensor(np.asarray(z1, dtype=np.float32))
+    z0, z1 = check_z(z0, G.z_dim), check_z(z1, G.z_dim)
     images = generate(G, interpolate(z0, z1, frames, method), batch_size=32, progress=progress)
     gif = gif_bytes([upscale(im, scale) for im in images], frame_ms, loop=loop, pingpong=pingpong)
     grid = make_grid(images, nrow=int(np.ceil(np.sqrt(frames))))
@@ -74,6 +74,29 @@ def progression_gif(run: RunDir, frame_ms: int = 200, scale: int = 1, progress: 
         if progress:
             progress(i + 1, len(steps))
     return gif_bytes(frames, frame_ms, loop=True)
+
+
+Z_UPLOAD_MAX_BYTES = 1_000_000
+
+
+def z_from_upload(data: bytes, z_dim: int) -> np.ndarray:
+    """A z read back from a download of z_json or z_npy (or a bare JSON list); ValueError with a
+    message for anything else: too big, not numbers, the wrong length, NaN or infinite values."""
+    import io
+    import json
+    if len(data) > Z_UPLOAD_MAX_BYTES:
+        raise ValueError(f"a z file is at most {Z_UPLOAD_MAX_BYTES:,} bytes; this one has {len(data):,}")
+    try:
+        if data[:6] == b"\x93NUMPY":
+            values = np.load(io.BytesIO(data), allow_pickle=False)  # never unpickles an object array
+        else:
+            values = json.loads(data)
+            values = values.get("z") if isinstance(values, dict) else values
+        array = np.asarray(values, dtype=np.float32)
+    except (ValueError, TypeError, EOFError, OSError) as e:
+        raise ValueError(f"not a z file (JSON {{\"z\": [...]}} or .npy of numbers): {str(e).splitlines()[0][:120]}") \
+            from None
+    return check_z(array, z_dim).numpy()
 
 
 def z_json(z: np.ndarray | torch.Tensor) -> str:

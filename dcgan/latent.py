@@ -6,6 +6,19 @@ import torch
 
 from .imaging import to_uint8
 
+MAX_FRAMES = 1000  # an interpolation's frame count is bounded: each frame is an image in memory
+MAX_SWEEP_IMAGES = 4096
+
+
+def check_z(z, z_dim: int | None = None) -> torch.Tensor:
+    """z as a flat float32 tensor; ValueError for NaN or infinite values or the wrong length."""
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32)).flatten()
+    if z_dim is not None and z.numel() != z_dim:
+        raise ValueError(f"z has {z.numel()} values; this generator takes {z_dim}")
+    if not torch.isfinite(z).all():
+        raise ValueError(f"z has {int((~torch.isfinite(z)).sum())} NaN or infinite value(s)")
+    return z
+
 
 def z_from_seed(seed: int, z_dim: int, n: int = 1) -> torch.Tensor:
     """n standard-normal z vectors; the same seed gives the same z everywhere (CPU generator)."""
@@ -33,22 +46,26 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, frames: int, method: str = "slerp") -> torch.Tensor:
     """frames z vectors from z0 to z1, both endpoints included."""
-    if frames < 2:
-        raise ValueError("an interpolation needs at least 2 frames")
+    if not 2 <= frames <= MAX_FRAMES:
+        raise ValueError(f"an interpolation needs 2 to {MAX_FRAMES} frames, not {frames}")
     if method not in ("lerp", "slerp"):
         raise ValueError(f"method must be 'lerp' or 'slerp', not {method!r}")
     t = torch.linspace(0, 1, frames)
-    return (slerp if method == "slerp" else lerp)(z0.flatten(), z1.flatten(), t)
+    return (slerp if method == "slerp" else lerp)(check_z(z0), check_z(z1, z0.numel()), t)
 
 
 def sweep(z: torch.Tensor, components: list[int], values: list[float] | np.ndarray) -> torch.Tensor:
     """Seed 000's Z-parameter figure: row i sets component components[i] to each value in turn,
     all other components held at z. Returns (len(components) * len(values), z_dim), row-major."""
-    z = z.flatten()
+    z = check_z(z)
     for c in components:
         if not 0 <= c < z.numel():
             raise ValueError(f"component {c} is outside 0..{z.numel() - 1}")
     values = torch.as_tensor(np.asarray(values, dtype=np.float32))
+    if not torch.isfinite(values).all():
+        raise ValueError("sweep values must be finite numbers")
+    if len(components) * len(values) > MAX_SWEEP_IMAGES:
+        raise ValueError(f"{len(components)} components x {len(values)} values is over {MAX_SWEEP_IMAGES} images")
     out = z.repeat(len(components) * len(values), 1)
     for row, c in enumerate(components):
         out[row * len(values):(row + 1) * len(values), c] = values

@@ -14,6 +14,7 @@ import streamlit as st
 import torch
 
 from dcgan.checkpoint import CheckpointError, load_run_generator
+from dcgan.config import ConfigError, TrainConfig
 from dcgan.imaging import png_bytes
 from dcgan.rundir import RunDir, list_runs, read_json
 
@@ -35,8 +36,25 @@ def checkpoints_dir() -> Path:
 
 
 def run_config(run: RunDir) -> dict:
-    """config.json, or the request the app wrote before the trainer started."""
+    """config.json, or the request the app wrote before the trainer started; {} when it is not a
+    valid config (config_problem says why), so no page trips over a hostile or broken file."""
+    return {} if config_problem(run) else _raw_config(run)
+
+
+def _raw_config(run: RunDir) -> dict:
     return run.config() or read_json(run.path / "request.json") or {}
+
+
+def config_problem(run: RunDir) -> str | None:
+    """Why the run's config cannot be used (unknown keys, wrong types, values out of range), or None."""
+    data = _raw_config(run)
+    if not data:
+        return None
+    try:
+        TrainConfig.from_dict(data)
+    except (ConfigError, TypeError) as e:
+        return str(e)
+    return None
 
 
 def step_options(run: RunDir) -> list[str]:

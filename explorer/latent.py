@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dcgan.explore import image_png, render_z, sweep_grid, z_json, z_npy
+from dcgan.explore import image_png, render_z, sweep_grid, z_from_upload, z_json, z_npy
 from dcgan.latent import z_from_seed
 from explorer.common import load_generator, progress_callback, show_image
 
@@ -38,6 +38,18 @@ def from_seed() -> None:
 def random_seed() -> None:
     st.session_state["latent_seed"] = int(np.random.default_rng().integers(0, 2**31 - 1))
     from_seed()
+
+
+def z_uploaded() -> None:
+    """A z file (this page's JSON or NPY download) becomes the current z; a bad one is an error."""
+    upload = st.session_state.get("latent_upload")
+    st.session_state.pop("latent_upload_error", None)
+    if upload is None:
+        return
+    try:
+        set_z(z_from_upload(upload.getvalue(), z_dim))
+    except ValueError as e:
+        st.session_state["latent_upload_error"] = f"{upload.name}: {e}"
 
 
 def slider_moved(i: int) -> None:
@@ -76,6 +88,10 @@ with left:
                        icon=":material/download:", width="stretch", help="z as a JSON list", on_click="ignore")
     d3.download_button("NPY", z_npy(z), file_name="z.npy", mime="application/octet-stream",
                        icon=":material/download:", width="stretch", help="z as a NumPy .npy file", on_click="ignore")
+    st.file_uploader("Load a z (JSON or NPY, as downloaded here)", type=["json", "npy"], key="latent_upload",
+                     on_change=z_uploaded)
+    if "latent_upload_error" in st.session_state:
+        st.error(f"Cannot use that z: {st.session_state['latent_upload_error']}")
 
 with right:
     st.subheader(f"z components ({z_dim})")

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from dcgan.checkpoint import CheckpointError
 from dcgan.config import DATASETS, IMAGE_SIZES, ConfigError, TrainConfig
 from dcgan.data import DataError
 from dcgan.launch import resume_training, start_training, stop_training
 from dcgan.rundir import ACTIVE_STATES, RunDir, list_runs
 from explorer.charts import auto_window, discriminator_figure, format_seconds, loss_figure, lr_figure, run_progress
-from explorer.common import PROJECT_ROOT, run_config
+from explorer.common import PROJECT_ROOT, config_problem, run_config
 from explorer.importing import import_form
 
 REFRESH_S = 2.0  # how often the live view rereads the run directory
@@ -163,21 +164,33 @@ st.caption("The run chosen in the sidebar; every run is listed below.")
 
 b1, b3, b2, _ = st.columns([1, 2, 1, 3], vertical_alignment="bottom")
 if b1.button("Stop", disabled=state not in ACTIVE_STATES, help="stop cleanly after the next step, with a checkpoint"):
-    stop_training(checkpoints, run.name)
-    st.toast(f"Asked {run.name} to stop")
+    try:
+        stop_training(checkpoints, run.name)
+    except (ConfigError, OSError) as e:
+        st.error(f"Cannot stop: {e}")
+    else:
+        st.toast(f"Asked {run.name} to stop")
 more = b3.number_input("More steps", min_value=1, max_value=10_000_000, value=max(1, int(cfg.get("steps", 1000)) // 2),
                        key=f"train_more_steps_{run.name}")
 if b2.button("Resume", disabled=state in ACTIVE_STATES or not run.checkpoint_path.is_file(),
              help="continue from the last checkpoint for 'More steps' steps"):
     try:
         resume_training(checkpoints, run.name, int(more))
-    except ConfigError as e:
+    except (ConfigError, CheckpointError, DataError, OSError) as e:
         st.error(f"Cannot resume: {e}")
     else:
         st.rerun()
 
-if state == "failed":
-    st.error(f"Run **{run.name}** failed: {status.get('error') or 'no error recorded'}")
+if problem := config_problem(run):
+    st.error(f"The config.json of run **{run.name}** is not usable: {problem}")
+if state == "interrupted":
+    resumable = "Resume continues from its last checkpoint." if run.checkpoint_path.is_file() else \
+        "It saved no checkpoint, so it cannot be resumed: start a new run."
+    st.warning(f"Run **{run.name}** was interrupted at step {status.get('step')}: its trainer process is gone "
+               f"without having said why. {resumable}")
+if state in ("failed", "interrupted"):
+    if state == "failed":
+        st.error(f"Run **{run.name}** failed: {status.get('error') or 'no error recorded'}")
     tail = log_tail(run)
     if tail:
         st.caption("End of train.log")
