@@ -48,6 +48,7 @@ KNN_K = 3  # Kynkaanniemi et al.'s recommended k
 KNN_MAX = 5000  # precision / recall on at most this many images per side (N^2 distances)
 MEMORISATION_MAX = 2000  # generated and test images checked against the whole training set
 DEFAULT_SAMPLES = {"stacked-mnist": 26_000}  # VEEGAN / PacGAN count modes over 26,000 samples
+STACKED_REFERENCE = 5000  # Stacked MNIST test images for FID / precision / recall: three classifier passes each
 REPORT_NAME = "eval.json"
 LEGACY_REPORT_NAME = "evaluation.json"  # written before eval.json; still read
 # a live evaluation whose coverage falls below this share of the run's best so far warns of collapse
@@ -316,7 +317,8 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
         info = read_json(path.with_suffix(".json")) or {}
         report["evaluator"] = {"file": path.name, "test_accuracy": info.get("test_accuracy")}
         ref_shares = class_shares(test.labels, 10) if dataset != "stacked-mnist" else np.full(1000, 1e-3)
-        ref_emb = embed(classifier, test.images[_subset(len(test), len(test), g)], dataset)
+        n_ref = len(test) if dataset != "stacked-mnist" else min(len(test), STACKED_REFERENCE)
+        ref_emb = embed(classifier, test.images[_subset(len(test), n_ref, g)], dataset)
         gen_emb = embed(classifier, fake, dataset)
         # the floor: as many real training images as generated ones, scored the same way
         floor_idx = _subset(len(train), samples, g)
@@ -357,9 +359,9 @@ def format_report(report: dict) -> str:
     if "evaluator" in report:
         acc = report["evaluator"].get("test_accuracy")
         lines.append(f"classifier {report['evaluator']['file']}"
-                     + (f", test accuracy {_pct(acc)}" if acc is not None else ""))
-    lines.append(f"{'':44s}{'generated':>12s}{'real (floor)':>14s}")
-    row = lambda name, a, b: lines.append(f"{name:44s}{a:>12s}{b:>14s}")  # noqa: E731
+                     + (f", test accuracy {100 * acc:.2f} %" if acc is not None else ""))
+    lines.append(f"{'':54s}{'generated':>12s}{'real (floor)':>14s}")
+    row = lambda name, a, b: lines.append(f"{name:54s}{a:>12s}{b:>14s}")  # noqa: E731
     gen, real = report.get("generated"), report.get("real")
     if gen:
         row("FID (domain classifier)", f"{gen['fid']:.3f}", f"{real['fid']:.3f}")
@@ -377,9 +379,10 @@ def format_report(report: dict) -> str:
         row(f"confidently classified (p >= {CONFIDENT})", _pct(gen["confident_fraction"]),
             _pct(real["confident_fraction"]))
     for space, m in (report.get("memorisation") or {}).items():
-        row(f"memorisation ({space}): median NN distance ratio", f"{m['median_ratio']:.3f}",
+        row(f"memorisation ({space}): nearest-train distance ratio", f"{m['median_ratio']:.3f}",
             f"{m['floor_median_ratio']:.3f}")
-        row(f"  nearer a train image than 99 % of test", _pct(m["near_copy_share"]), _pct(m["floor_near_copy_share"]))
+        row("  near-copies (relative distance < 1 % of test)", _pct(m["near_copy_share"]),
+            _pct(m["floor_near_copy_share"]))
         row("  memorised", "YES" if m["memorised"] else "no",
             "YES" if m["floor_near_copy_share"] > MEMORISED_SHARE else "no")
     if gen and "class_share" in gen:
