@@ -1,4 +1,4 @@
-"""Command line: python -m dcgan {train,resume,stop,runs,sample,interpolate,sweep,evaluate,import,train-evaluator}."""
+"""Command line: python -m dcgan {train,resume,stop,runs,sample,interpolate,sweep,stats,evaluate,train-evaluator,...}."""
 from __future__ import annotations
 
 import argparse
@@ -121,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=2)
     p.add_argument("--out", default="sweep.png")
 
+    p = sub.add_parser("stats", help="PNG chart of a run's losses, D accuracies and learning rates (seed 000's figure)")
+    p.add_argument("run", help="a run directory, e.g. checkpoints/faces")
+    p.add_argument("--smooth", type=int, default=None, help="trailing-mean window in steps (default ~1 %% of the run)")
+    p.add_argument("--out", default="stats.png")
+
+    p = sub.add_parser("card", help="write MODEL_CARD.md into a run from its config, metrics and eval.json")
+    p.add_argument("run", help="a run directory, e.g. checkpoints/faces")
+    p.add_argument("--data-note", default="", help="where the training data came from (default: by dataset)")
+    p.add_argument("--notes", default="", help="free text appended to the card")
+
     p = sub.add_parser("evaluate", help="FID (domain classifier), coverage, precision/recall, memorisation; "
                                         "writes eval.json into the run")
     _generator_arg(p)
@@ -235,6 +245,25 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_stats(args) -> int:
+    from .stats_chart import run_stats_png
+    if args.smooth is not None:
+        _positive("smooth", args.smooth, 1, 1_000_000)
+    if not Path(args.run).is_dir():
+        raise ConfigError(f"no run directory at {args.run}")
+    Path(args.out).write_bytes(run_stats_png(args.run, args.smooth))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_card(args) -> int:
+    from .model_card import write_model_card
+    if not (Path(args.run) / "config.json").is_file():
+        raise ConfigError(f"no run directory at {args.run}")
+    print(f"wrote {write_model_card(args.run, args.data_note, args.notes)}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_model, format_report, save_report
     if args.samples is not None:
@@ -264,7 +293,7 @@ def cmd_train_evaluator(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "resume": cmd_resume, "stop": cmd_stop, "runs": cmd_runs,
-            "sample": cmd_sample, "interpolate": cmd_interpolate, "sweep": cmd_sweep, "evaluate": cmd_evaluate,
+            "sample": cmd_sample, "interpolate": cmd_interpolate, "sweep": cmd_sweep, "stats": cmd_stats, "card": cmd_card, "evaluate": cmd_evaluate,
             "import": cmd_import, "train-evaluator": cmd_train_evaluator}
 
 

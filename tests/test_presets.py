@@ -238,3 +238,17 @@ def test_train_page_preset_fills_the_form(tmp_path, monkeypatch):
     assert saved["preset"] == "faces64" and saved["kernel_size"] == 5 and saved["d_dropout_every"] == 2
     assert RunDir(root / "from-preset").status()["state"] == "finished"
     st.cache_resource.clear()
+
+
+def test_model_card_reads_the_run(tmp_path):
+    cfg = TrainConfig(run_name="c", steps=4, batch_size=8, g_width=4, d_width=4, grid_size=4, log_every=100)
+    train(cfg, tmp_path, progress=False, log=lambda _: None)
+    (tmp_path / "c" / "eval.json").write_text(json.dumps({
+        "samples": 100, "step": 4, "generated": {"fid": 12.5, "classes_covered": 3},
+        "real": {"fid": 0.5, "classes_covered": 10}}))
+    assert cli_main(["card", str(tmp_path / "c"), "--notes", "made in a test"]) == 0
+    card = (tmp_path / "c" / "MODEL_CARD.md").read_text()
+    assert "4 steps" in card and "`finished`" in card and "synthetic shapes" in card
+    assert "| FID (domain classifier) | 12.5 | 0.5 |" in card and "| classes covered | 3 | 10 |" in card
+    assert card.rstrip().endswith("made in a test")
+    assert cli_main(["card", str(tmp_path / "nothing")]) == 2

@@ -1,0 +1,84 @@
+"""A short model card for a run, written from its own files: config, metrics, status and eval.json.
+
+Every figure on the card is read from the run directory, so the card cannot drift from the model.
+"""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from .rundir import RunDir, atomic_write_bytes, read_json
+
+DATA_NOTES = {
+    "mnist": "MNIST training split (60,000 digits, 28x28 grey; LeCun, Cortes, Burges; CC BY-SA 3.0).",
+    "fashion-mnist": "Fashion-MNIST training split (60,000 garments, 28x28 grey; Zalando Research; MIT).",
+    "stacked-mnist": "Stacked MNIST: three MNIST training digits as the R, G and B channels (1000 modes).",
+    "synthetic": "The project's synthetic shapes (drawn on the fly).",
+}
+
+# a gap longer than this between two logged steps is a pause (a stop and a later resume), not training
+PAUSE_S = 60.0
+
+
+def training_figures(metrics: list[dict]) -> dict:
+    """Steps, epochs, training wall time (pauses left out) and images/s from metrics.jsonl."""
+    rows = [m for m in metrics if "step" in m and "time" in m]
+    if not rows:
+        return {}
+    gaps = [b["time"] - a["time"] for a, b in zip(rows, rows[1:])]
+    speeds = [m["images_per_s"] for m in rows if m.get("images_per_s")]
+    return {"steps": rows[-1]["step"], "epochs": rows[-1].get("epoch"),
+            "wall_s": sum(g for g in gaps if 0 <= g < PAUSE_S),
+            "median_images_per_s": statistics.median(speeds) if speeds else None}
+
+
+def _fmt(x, digits: int = 3) -> str:
+    return "–" if x is None else (f"{x:.{digits}g}" if isinstance(x, float) else str(x))
+
+
+def model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> str:
+    """The card as Markdown."""
+    run = RunDir(Path(run_path))
+    cfg = run.config() or {}
+    status = run.status()
+    fig = training_figures(run.metrics())
+    report = read_json(run.path / "eval.json") or {}
+    dataset = cfg.get("dataset", "?")
+    data = data_note or DATA_NOTES.get(dataset, f"images from `{cfg.get('image_folder', '?')}`")
+    lines = [f"# Model card: `{run.name}`", "",
+             f"- **Data:** {data}",
+             f"- **Model:** DCGAN, {cfg.get('image_size')} px, {cfg.get('channels')} channel(s), z_dim "
+             f"{cfg.get('z_dim')}, G width {cfg.get('g_width')}, D width {cfg.get('d_width')}, kernel "
+             f"{cfg.get('kernel_size')}, BatchNorm in D {'on' if cfg.get('d_batchnorm') else 'off'}, D dropout "
+             f"{cfg.get('d_dropout')}" + (f" (preset `{cfg['preset']}`)" if cfg.get("preset") else ""),
+             f"- **Training:** this project's trainer, batch {cfg.get('batch_size')}, Adam lr D {cfg.get('lr_d')} / "
+             f"G {cfg.get('lr_g')}, g_steps {cfg.get('g_steps')}, adaptive lr "
+             f"{'on' if cfg.get('adaptive_lr') else 'off'}, seed {cfg.get('seed')}; full settings in `config.json`"]
+    if fig:
+        lines.append(f"- **Run:** {fig['steps']:,} steps ({_fmt(fig['epochs'])} epochs), state "
+                     f"`{status.get('state', '?')}`, {fig['wall_s'] / 60:.0f} min of training wall time, median "
+                     f"{fig['median_images_per_s']:.0f} images/s (2-core CPU, shared with other work)")
+    if report:
+        gen, real = report.get("generated", {}), report.get("real", {})
+        lines += ["", f"## Evaluator ({report.get('samples')} samples at step {report.get('step')}; "
+                      "real test images beside them)", "", "| figure | generated | real |", "|---|---|---|"]
+        for key, label in (("fid", "FID (domain classifier)"), ("precision", "precision"), ("recall", "recall"),
+                           ("classes_covered", "classes covered"), ("class_kl", "class KL"),
+                           ("confident_fraction", "classified with ≥ 0.9 confidence")):
+            if key in gen or key in real:
+                lines.append(f"| {label} | {_fmt(gen.get(key))} | {_fmt(real.get(key))} |")
+        for space, m in (report.get("memorisation") or {}).items():
+            if isinstance(m, dict) and "median_ratio" in m:
+                lines.append(f"| memorisation ({space}): median nearest-train distance, generated / held-out | "
+                             f"{_fmt(m.get('median_ratio'))} | {_fmt(m.get('floor_median_ratio'))} |")
+                lines.append(f"| near copies ({space}) | {_fmt(m.get('near_copy_share'))} | "
+                             f"{_fmt(m.get('floor_near_copy_share'))} |")
+    if notes:
+        lines += ["", notes.strip()]
+    return "\n".join(lines) + "\n"
+
+
+def write_model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> Path:
+    out = Path(run_path) / "MODEL_CARD.md"
+    atomic_write_bytes(out, model_card(run_path, data_note, notes).encode())
+    return out
