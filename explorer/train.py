@@ -15,6 +15,7 @@ from dcgan.checkpoint import CheckpointError
 from dcgan.config import DATASETS, IMAGE_SIZES, ConfigError, TrainConfig
 from dcgan.data import DataError
 from dcgan.launch import resume_training, start_training, stop_training
+from dcgan.presets import PRESETS, SEEDS, preset_values
 from dcgan.rundir import ACTIVE_STATES, RunDir, list_runs
 from explorer.charts import auto_window, discriminator_figure, format_seconds, loss_figure, lr_figure, run_progress
 from explorer.common import PROJECT_ROOT, config_problem, run_config
@@ -57,13 +58,50 @@ def resolve_path(text: str) -> str:
 
 
 # --- the form for a new run ------------------------------------------------------------------------
+# form widget key -> (config field, how the widget holds the value)
+PRESET_WIDGETS = {
+    "train_dataset": ("dataset", None), "train_image_size": ("image_size", None),
+    "train_channels": ("channels", None), "train_steps": ("steps", None), "train_batch_size": ("batch_size", None),
+    "train_lr_d": ("lr_d", "{:g}"), "train_lr_g": ("lr_g", "{:g}"), "train_g_steps": ("g_steps", None),
+    "train_seed": ("seed", None), "train_adaptive_lr": ("adaptive_lr", None), "train_acc_low": ("acc_low", None),
+    "train_acc_high": ("acc_high", None), "train_lr_factor": ("lr_factor", None), "train_lr_min": ("lr_min", "{:g}"),
+    "train_lr_max": ("lr_max", "{:g}"), "train_snapshot_every": ("snapshot_every", None),
+    "train_snapshot_weights_every": ("snapshot_weights_every", None),
+    "train_checkpoint_every": ("checkpoint_every", None), "train_z_dim": ("z_dim", None),
+    "train_g_width": ("g_width", None), "train_d_width": ("d_width", None), "train_kernel_size": ("kernel_size", None),
+    "train_d_batchnorm": ("d_batchnorm", None), "train_d_dropout": ("d_dropout", None),
+    "train_d_dropout_every": ("d_dropout_every", None),
+}
+NO_PRESET = "(none)"
+
+
+def apply_preset() -> None:
+    """Fill the form with the chosen preset's values (or the defaults); the user may still edit any."""
+    name = st.session_state.get("train_preset", NO_PRESET)
+    values = {**TrainConfig().to_dict(), **(preset_values(name) if name != NO_PRESET else {})}
+    for key, (field, fmt) in PRESET_WIDGETS.items():
+        st.session_state[key] = fmt.format(values[field]) if fmt else values[field]
+
+
+def preset_label(name: str) -> str:
+    if name == NO_PRESET:
+        return "none (defaults)"
+    p = PRESETS[name]
+    return f"{name}: seed {SEEDS[name]}, {p['image_size']} px {'RGB' if p['channels'] == 3 else 'grey'}"
+
+
 def new_run_form(checkpoints: Path, expanded: bool) -> None:
     """The settings of a new run; Start launches its trainer process and selects the run."""
     defaults = TrainConfig()
     with st.expander("New run", expanded=expanded, icon=":material/add:"):
+        # outside the form: picking a preset must refill the form at once
+        preset = st.selectbox("Preset", (NO_PRESET, *PRESETS), format_func=preset_label, key="train_preset",
+                              on_change=apply_preset,
+                              help="fills every field with a seed document's settings; edit any of them after")
         with st.form("train_form"):
             c1, c2, c3 = st.columns(3)
-            dataset = c1.selectbox("Dataset", DATASETS, format_func=DATASET_LABELS.get, key="train_dataset")
+            dataset = c1.selectbox("Dataset", DATASETS, format_func=lambda d: DATASET_LABELS.get(d, d),
+                                   key="train_dataset")
             data_root = c2.text_input("Data root (MNIST / Fashion-MNIST)", value=default_data_root(),
                                       key="train_data_root")
             image_folder = c3.text_input("Image folder (for 'image folder')", value="", key="train_image_folder",
@@ -109,6 +147,13 @@ def new_run_form(checkpoints: Path, expanded: bool) -> None:
                 d_width = c3.number_input("D width", min_value=1, max_value=1024, value=defaults.d_width,
                                           key="train_d_width")
                 device = c4.selectbox("Device", ("auto", "cpu", "cuda"), key="train_device")
+                c1, c2, c3, c4 = st.columns(4)
+                kernel_size = c1.selectbox("Kernel size", (4, 5), key="train_kernel_size")
+                d_batchnorm = c2.checkbox("BatchNorm in D", value=defaults.d_batchnorm, key="train_d_batchnorm")
+                d_dropout = c3.number_input("D dropout", 0.0, 0.9, defaults.d_dropout, 0.05, key="train_d_dropout")
+                d_dropout_every = c4.number_input("Dropout after every k-th conv", min_value=1, max_value=8,
+                                                  value=defaults.d_dropout_every, key="train_d_dropout_every",
+                                                  help="from D's second conv on; seed 000 uses 2")
             with st.expander("Evaluation during training (MNIST, Fashion-MNIST, Stacked MNIST)"):
                 c1, c2, _ = st.columns([1, 1, 2])
                 eval_every = c1.number_input("Evaluate every (steps, 0 = off)", min_value=0, value=defaults.eval_every,
@@ -129,7 +174,13 @@ def new_run_form(checkpoints: Path, expanded: bool) -> None:
                 lr_factor=float(lr_factor), lr_min=parse_float("lr min", lr_min), lr_max=parse_float("lr max", lr_max),
                 snapshot_every=int(snapshot_every), snapshot_weights_every=int(snapshot_weights_every),
                 checkpoint_every=int(checkpoint_every), seed=int(seed), z_dim=int(z_dim), g_width=int(g_width),
-                d_width=int(d_width), device=device, eval_every=int(eval_every), eval_samples=int(eval_samples))
+                d_width=int(d_width), device=device, kernel_size=int(kernel_size), d_batchnorm=bool(d_batchnorm),
+                d_dropout=float(d_dropout), d_dropout_every=int(d_dropout_every),
+                eval_every=int(eval_every), eval_samples=int(eval_samples),
+                preset="" if preset == NO_PRESET else preset)
+            if values["preset"]:
+                # fields the form does not show come from the preset too
+                values = {**preset_values(values["preset"]), **values}
             cfg = TrainConfig.from_dict(values)
             start_training(cfg, checkpoints)
         except (ConfigError, DataError, OSError) as e:
