@@ -26,7 +26,7 @@ def import_form(checkpoints: Path, expanded: bool = False) -> None:
                    "file runs); the shape is taken from them. Same as `python -m dcgan import PATH`.")
         with st.form("import_form", clear_on_submit=True):
             upload = st.file_uploader("Generator weights", type=UPLOAD_TYPES, key="import_file")
-            run_name = st.text_input("Run name", key="import_run_name", placeholder="default: the file's name")
+            run_name = st.text_input("Name for the imported run", key="import_run_name", placeholder="default: the file's name")
             submitted = st.form_submit_button("Import", type="primary")
     if not submitted:
         return
