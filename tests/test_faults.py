@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")
 APP_TIMEOUT_S = 120
 INTERVAL = 5  # checkpoint_every: a kill may cost at most this many steps
-TOTAL = 120
+TOTAL = 240  # room for 22 named and 4 random kills, each up to two intervals on, before the end
 CFG = dict(dataset="synthetic", image_size=28, batch_size=16, z_dim=16, g_width=8, d_width=8, grid_size=16,
            steps=TOTAL, snapshot_every=3, snapshot_weights_every=1, checkpoint_every=INTERVAL, log_every=1000,
            seed=5)
