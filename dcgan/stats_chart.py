@@ -12,7 +12,10 @@ from .rundir import RunDir
 
 
 def running_mean(values: list[float], window: int) -> list[float]:
-    """Trailing mean over up to `window` values: per-step GAN statistics are too noisy to read raw."""
+    """Trailing mean over up to `window` values (the first points average what exists so far):
+    per-step GAN statistics are too noisy to read raw."""
+    if window <= 1:
+        return list(values)
     out, total = [], 0.0
     for i, v in enumerate(values):
         total += v

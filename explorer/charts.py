@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from dcgan.stats_chart import running_mean  # one smoothing for the app's charts and the CLI's PNG
+
 MAX_POINTS = 1500  # more points than pixels only slows the browser down
 
 LOSS_KEYS = ("loss_d", "loss_g")
@@ -24,19 +26,6 @@ def thin(metrics: list[dict], max_points: int = MAX_POINTS) -> list[dict]:
     k = -(-len(metrics) // max_points)
     kept = metrics[::k]
     return kept if kept[-1] is metrics[-1] else kept + [metrics[-1]]
-
-
-def running_mean(values: list[float], window: int) -> list[float]:
-    """Trailing mean over up to `window` values; the first points average what exists so far."""
-    if window <= 1:
-        return list(values)
-    out, total = [], 0.0
-    for i, v in enumerate(values):
-        total += v
-        if i >= window:
-            total -= values[i - window]
-        out.append(total / min(i + 1, window))
-    return out
 
 
 def auto_window(n: int) -> int:
