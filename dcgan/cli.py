@@ -163,20 +163,24 @@ def _positive(name: str, value: int, low: int = 1, high: int = 100_000) -> int:
 
 
 def cmd_train(args) -> int:
+    from .distributed import world_from_env
     from .train import train
     cfg = _config_from_args(args)
     state = train(cfg, args.checkpoints, progress=not args.quiet, handle_sigterm=True)
-    print(f"run {cfg.run_name}: {state} -> {Path(args.checkpoints) / cfg.run_name}")
+    if world_from_env().is_main:
+        print(f"run {cfg.run_name}: {state} -> {Path(args.checkpoints) / cfg.run_name}")
     return 0 if state in ("finished", "stopped") else 1
 
 
 def cmd_resume(args) -> int:
+    from .distributed import world_from_env
     from .train import resume_config, train
     cfg = resume_config(args.checkpoints, args.run_name, args.steps, args.more, lr_d=args.lr_d, lr_g=args.lr_g,
                         label_smoothing=args.label_smoothing, eval_every=args.eval_every,
                         eval_samples=args.eval_samples)
     state = train(cfg, args.checkpoints, resume=True, progress=not args.quiet, handle_sigterm=True)
-    print(f"run {cfg.run_name}: {state} at {cfg.steps} steps")
+    if world_from_env().is_main:
+        print(f"run {cfg.run_name}: {state} at {cfg.steps} steps")
     return 0 if state in ("finished", "stopped") else 1
 
 

@@ -55,6 +55,8 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     g_steps: int = 1
+    # under torchrun on GPUs: batch statistics over the global batch rather than each process's share
+    sync_batchnorm: bool = False
     label_smoothing: float = 0.0
     # seed 000's adaptive learning-rate balancing
     adaptive_lr: bool = False

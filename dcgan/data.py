@@ -231,9 +231,12 @@ def check_source(cfg) -> None:
 
 
 class BatchSource:
-    """Batches as float tensors in [-1, 1]; batch k is fixed by (seed, k) alone."""
+    """Batches as float tensors in [-1, 1]; batch k is fixed by (seed, k) alone.
 
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device):
+    Under torchrun each process gets its rows of the global batch (`world.shard`): the processes
+    together see exactly the batches one process would, so the world size may change on resume."""
+
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device, world=None):
         if images.shape[0] < batch_size:
             # repeat a tiny set rather than fail: a folder of 20 pictures is still worth a try
             reps = math.ceil(batch_size / images.shape[0])
@@ -242,6 +245,7 @@ class BatchSource:
         self.batch_size = batch_size
         self.seed = seed
         self.device = device
+        self.rows = world.shard(batch_size) if world is not None else slice(0, batch_size)
         self.batches_per_epoch = images.shape[0] // batch_size
         self._epoch, self._perm = -1, None
 
@@ -253,6 +257,6 @@ class BatchSource:
         if epoch != self._epoch:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             self._perm, self._epoch = torch.randperm(self.images.shape[0], generator=g), epoch
-        idx = self._perm[index * self.batch_size:(index + 1) * self.batch_size]
+        idx = self._perm[index * self.batch_size:(index + 1) * self.batch_size][self.rows]
         x = self.images[idx].to(self.device, non_blocking=True).float()
         return x.div_(127.5).sub_(1.0)

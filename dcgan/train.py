@@ -1,6 +1,7 @@
 """Training: small pure loss helpers, one step function, and a loop that owns the run directory."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -20,6 +21,8 @@ from .checkpoint import (CheckpointError, checkpoint_step, export_generator, loa
                          save_training_state, state_dict_problem)
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import BatchSource, DataError, load_dataset
+from . import distributed
+from .distributed import SINGLE, World
 from .imaging import make_grid, png_bytes, to_uint8
 from .models import Discriminator, Generator
 from .rundir import (RunDir, WriteError, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes, process_start,
@@ -64,13 +67,21 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
 # --- one training step ---------------------------------------------------------------------------
 
 def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor, z_gen: torch.Generator,
-               cfg: TrainConfig) -> dict[str, float]:
-    """One D update and cfg.g_steps G updates; returns the step's statistics as floats."""
+               cfg: TrainConfig, world: World = SINGLE) -> dict[str, float]:
+    """One D update and cfg.g_steps G updates; returns the step's statistics as floats.
+
+    Under torchrun, real is this process's share of the global batch, G and D are DDP-wrapped and the
+    statistics are averaged over the processes."""
     n = real.shape[0]
-    z = torch.randn(n, cfg.z_dim, device=real.device, generator=z_gen)
+
+    def sample_z() -> torch.Tensor:
+        # every process draws the global batch's z and keeps its rows: the noise, like the data,
+        # does not depend on the number of processes
+        z = torch.randn(n * world.world_size, cfg.z_dim, device=real.device, generator=z_gen)
+        return z[world.shard(z.shape[0])]
 
     # (1) Update D: maximize log D(x) + log(1 - D(G(z)))
-    fake = G(z)
+    fake = G(sample_z())
     real_logits = D(real)
     fake_logits = D(fake.detach())
     loss_d = d_loss(real_logits, fake_logits, 1.0 - cfg.label_smoothing)
@@ -78,15 +89,22 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
     loss_d.backward()
     opt_d.step()
 
-    # (2) Update G: maximize log D(G(z)); extra G steps draw fresh z (seeds 000/001)
-    for i in range(cfg.g_steps):
-        if i > 0:
-            fake = G(torch.randn(n, cfg.z_dim, device=real.device, generator=z_gen))
-        g_logits = D(fake)
-        loss_g = g_nonsaturating_loss(g_logits)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+    # (2) Update G: maximize log D(G(z)); extra G steps draw fresh z (seeds 000/001).
+    # D's weight gradients would be thrown away here: not computing them saves a third of D's
+    # backward pass (and, under DDP, an all-reduce of them)
+    D.requires_grad_(False)
+    try:
+        with _no_sync(D):
+            for i in range(cfg.g_steps):
+                if i > 0:
+                    fake = G(sample_z())
+                g_logits = D(fake)
+                loss_g = g_nonsaturating_loss(g_logits)
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
+    finally:
+        D.requires_grad_(True)
 
     # one host sync for all statistics
     stats = torch.stack([
@@ -94,12 +112,26 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
         torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean(),
         torch.sigmoid(g_logits.detach()).mean(),
         (real_logits.detach() > 0).float().mean(), (fake_logits.detach() < 0).float().mean(),
-    ]).tolist()
+    ])
     keys = ("loss_d", "loss_g", "d_x", "d_g_z", "d_g_z_after", "acc_real", "acc_fake")
-    return dict(zip(keys, stats))
+    return dict(zip(keys, world.mean_(stats).tolist()))
+
+
+def _no_sync(module: torch.nn.Module):
+    return module.no_sync() if hasattr(module, "no_sync") else contextlib.nullcontext()
 
 
 # --- the loop -------------------------------------------------------------------------------------
+
+def check_world(cfg: TrainConfig, world: World) -> None:
+    """What a config needs of a torchrun group, checked by every process before any writes."""
+    if cfg.batch_size % world.world_size:
+        raise ConfigError(f"batch_size={cfg.batch_size} does not split evenly over {world.world_size} "
+                          f"processes; use a multiple of {world.world_size}")
+    if cfg.sync_batchnorm and world.distributed and resolve_device(cfg.device).type != "cuda":
+        raise ConfigError("sync_batchnorm needs CUDA GPUs (PyTorch's SyncBatchNorm has no CPU kernel); "
+                          "on CPU each process normalises its own share of the batch")
+
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
@@ -129,14 +161,24 @@ class Stopper:
 class Trainer:
     """Owns G, D, optimisers, data and the run directory of one run."""
 
-    def __init__(self, cfg: TrainConfig, run: RunDir, log: Callable[[str], None] = print):
-        self.cfg, self.run, self.log = cfg, run, log
+    def __init__(self, cfg: TrainConfig, run: RunDir, log: Callable[[str], None] = print, world: World = SINGLE):
+        self.cfg, self.run, self.world = cfg, run, world
+        self.main = world.is_main  # the one process that writes the run directory
+        self.log = log if self.main else (lambda message: None)
         self.device = resolve_device(cfg.device)
+        if self.device.type == "cuda" and world.distributed:
+            self.device = torch.device("cuda", world.local_rank)
+            torch.cuda.set_device(self.device)
         torch.manual_seed(cfg.seed)
         self.G = Generator(cfg.z_dim, cfg.image_size, cfg.channels, cfg.g_width, cfg.kernel_size).to(self.device)
         self.D = Discriminator(cfg.image_size, cfg.channels, cfg.d_width, cfg.kernel_size,
                                cfg.d_batchnorm, cfg.d_dropout,
                                cfg.d_dropout_every).to(self.device)
+        if cfg.sync_batchnorm and world.distributed:
+            # batch statistics over the global batch, as one process would compute them; the state
+            # dict keys stay those of BatchNorm, so checkpoints load either way
+            self.G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.G)
+            self.D = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.D)
         if self.device.type == "cpu":
             # NHWC convolutions are measurably faster on CPU (see benchmarks/)
             self.G.to(memory_format=torch.channels_last)
@@ -153,6 +195,8 @@ class Trainer:
 
     # --- run-directory writes ---------------------------------------------------------------------
     def write_status(self, state: str, error: str | None = None, force: bool = True) -> None:
+        if not self.main:
+            return
         now = time.time()
         if not force and now - self._last_status_write < 1.0:
             return  # the heartbeat needs no more than one write a second
@@ -161,6 +205,8 @@ class Trainer:
 
     def snapshot(self) -> None:
         """The fixed-z grid PNG and (optionally) fp16 G weights for this step."""
+        if not self.main:
+            return
         self.G.eval()
         with torch.no_grad():
             images = to_uint8(self.G(self.fixed_z.to(self.device)))
@@ -171,6 +217,10 @@ class Trainer:
             export_generator(self.run.snapshot_weights_path(self.step), None, self.G, self.model_cfg, half=True)
 
     def checkpoint(self) -> None:
+        # every process takes part in the check; the main one alone writes
+        distributed.check_in_step(self.world, self.G, self.D, device=self.device)
+        if not self.main:
+            return
         state = {
             "G": self.G.state_dict(), "D": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
@@ -185,15 +235,18 @@ class Trainer:
 
     # --- set-up ------------------------------------------------------------------------------------
     def start_fresh(self) -> None:
-        self.run.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self.run.config_path, self.cfg.to_dict())
         g = torch.Generator().manual_seed(self.cfg.seed + 2)
         self.fixed_z = torch.randn(self.cfg.grid_size, self.cfg.z_dim, generator=g)
+        if not self.main:
+            return
+        self.run.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.run.config_path, self.cfg.to_dict())
         atomic_write_bytes(self.run.fixed_z_path, npy_bytes(self.fixed_z.numpy()))
         atomic_write_bytes(self.run.metrics_path, b"")
 
     def restore(self) -> None:
-        self.run.remove_temp_files()  # half-written files of a trainer killed mid-write
+        if self.main:
+            self.run.remove_temp_files()  # half-written files of a trainer killed mid-write
         state = load_training_state(self.run.checkpoint_path)
         try:
             self.G.load_state_dict(state["G"])
@@ -212,6 +265,8 @@ class Trainer:
         self.z_gen.set_state(state["z_rng"])
         if "cuda_rng" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        if not self.main:
+            return  # the rest tidies the run directory, which is the main process's to write
         self.fixed_z = torch.from_numpy(np.load(self.run.fixed_z_path, allow_pickle=False))
         # steps done after the checkpoint (a crash) will be redone: drop their snapshots, then their
         # metrics (in this order, so no snapshot ever shows a step the metrics do not have)
@@ -236,8 +291,12 @@ class Trainer:
         classes = f", classes {', '.join(images.classes)}" if images.classes else ""
         self.log(f"dataset {images.name}: {len(images)} images at {cfg.image_size}px, "
                  f"{cfg.channels} channel(s){classes}")
-        self.data = BatchSource(images.images, cfg.batch_size, cfg.seed, self.device)
-        if cfg.eval_every:
+        self.data = BatchSource(images.images, cfg.batch_size, cfg.seed, self.device, self.world)
+        if self.world.distributed:
+            self.log(f"data-parallel on {self.world.world_size} processes ({torch.distributed.get_backend()}): "
+                     f"{cfg.batch_size // self.world.world_size} of each batch of {cfg.batch_size} per process"
+                     f"{', SyncBatchNorm' if cfg.sync_batchnorm else ''}")
+        if cfg.eval_every and self.main:
             from .evaluate import TrainingEvaluator, coverage_key
             self.evaluator = TrainingEvaluator(cfg, self.device, self.log)
             previous = self.run.evaluations()
@@ -258,21 +317,24 @@ class Trainer:
     def run_loop(self, stopper: Stopper, step_fn=train_step, progress: bool = True) -> str:
         """Train until cfg.steps or a stop request; returns the final state."""
         cfg = self.cfg
-        bar = _progress_bar(self.step, cfg.steps, progress)
-        metrics_file = open(self.run.metrics_path, "a", buffering=1)
+        bar = _progress_bar(self.step, cfg.steps, progress and self.main)
+        metrics_file = open(self.run.metrics_path, "a", buffering=1) if self.main else None
         eval_file = open(self.run.eval_log_path, "a", buffering=1) if self.evaluator else None
+        # what the step runs: G and D themselves, or their DDP wrappers under torchrun
+        G, D = (distributed.wrap(m, self.world, self.device) for m in (self.G, self.D))
         try:
-            if self.step == 0 and not self.run.grid_path(0).exists():
+            if self.world.share(self.step == 0 and not self.run.grid_path(0).exists()):
                 self.snapshot()  # step 0: what G makes before any training
                 self.checkpoint()  # so even a run that diverges at once can be resumed
                 if eval_file:
                     self.evaluate(eval_file)
             while self.step < cfg.steps:
-                if stopper.requested():
+                if self.world.any(stopper.requested(), self.device):
                     if not self.run.grid_path(self.step).exists():
                         self.snapshot()  # the Progress page's last frame is where the run stopped
                     self.checkpoint()
-                    self.run.stop_path.unlink(missing_ok=True)
+                    if self.main:
+                        self.run.stop_path.unlink(missing_ok=True)
                     self.write_status("stopped")
                     self.log(f"stopped at step {self.step} (checkpoint saved)")
                     return "stopped"
@@ -281,7 +343,7 @@ class Trainer:
                 real = self.data.batch(self.step)
                 if self.device.type == "cpu":
                     real = real.contiguous(memory_format=torch.channels_last)
-                stats = step_fn(self.G, self.D, self.opt_g, self.opt_d, real, self.z_gen, cfg)
+                stats = step_fn(G, D, self.opt_g, self.opt_d, real, self.z_gen, cfg, self.world)
                 if faults.armed:
                     faults.hit("step")
                 bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(stats[k])]
@@ -304,10 +366,11 @@ class Trainer:
                 record = {"step": self.step, "epoch": round(self.data.epoch_of(self.step), 4),
                           "time": round(time.time(), 3), **{k: round(v, 6) for k, v in stats.items()},
                           "lr_d": lr_d, "lr_g": lr_g, "images_per_s": round(cfg.batch_size / seconds, 1)}
-                line = jsonl_line(record)
-                if faults.armed:  # tests only: a line torn by a kill
-                    line = faults.half_write(metrics_file, line, "append:metrics.jsonl")
-                metrics_file.write(line)
+                if self.main:
+                    line = jsonl_line(record)
+                    if faults.armed:  # tests only: a line torn by a kill
+                        line = faults.half_write(metrics_file, line, "append:metrics.jsonl")
+                    metrics_file.write(line)
 
                 if self.step % cfg.snapshot_every == 0 or self.step == cfg.steps:
                     self.snapshot()
@@ -328,8 +391,9 @@ class Trainer:
             return "finished"
         finally:
             # a stop asked for too late to honour must not stop the next resume at once
-            self.run.stop_path.unlink(missing_ok=True)
-            metrics_file.close()
+            if self.main:
+                self.run.stop_path.unlink(missing_ok=True)
+                metrics_file.close()
             if eval_file:
                 eval_file.close()
             if bar is not None:
@@ -364,28 +428,39 @@ def train(cfg: TrainConfig, checkpoints: str | Path = "checkpoints", resume: boo
     """
     cfg.validate()
     run = RunDir.of(checkpoints, cfg.run_name)
+    world = distributed.world_from_env()  # under torchrun: this process's rank among world_size
+    check_world(cfg, world)
+    lock = None
+    if world.is_main:  # the other processes of a torchrun group write nothing
+        try:
+            lock = run.lock()  # two trainers started at once for one run: the second stops here
+        except OSError as e:
+            raise WriteError(run.path, e) from None
     try:
-        lock = run.lock()  # two trainers started at once for one run: the second stops here
-    except OSError as e:
-        raise WriteError(run.path, e) from None
-    try:
-        return _train_locked(cfg, checkpoints, run, resume, step_fn, progress, handle_sigterm, log)
+        distributed.start(world, resolve_device(cfg.device))
+        return _train_locked(cfg, checkpoints, run, resume, step_fn, progress, handle_sigterm, log, world)
     finally:
-        os.close(lock)
+        distributed.stop(world)
+        if lock is not None:
+            os.close(lock)
 
 
 def _train_locked(cfg: TrainConfig, checkpoints: str | Path, run: RunDir, resume: bool, step_fn, progress: bool,
-                  handle_sigterm: bool, log: Callable[[str], None]) -> str:
-    if resume:
+                  handle_sigterm: bool, log: Callable[[str], None], world: World = SINGLE) -> str:
+    # the main process checks; should it refuse, torchrun stops the others
+    if not world.is_main:
+        pass
+    elif resume:
         if not run.checkpoint_path.is_file():
             raise ConfigError(f"run {cfg.run_name!r} has no checkpoint to resume from")
     elif run.exists():
         raise ConfigError(f"run {cfg.run_name!r} already exists in {checkpoints}; pick another name or resume it")
+    world.barrier()  # no process reads the run folder before the main one has checked it
     # before the first status write makes our pid public, so a stop request is never a kill
     stopper = Stopper(run, handle_sigterm)
     trainer = None
     try:
-        trainer = Trainer(cfg, run, log)
+        trainer = Trainer(cfg, run, log, world)
         if resume:
             trainer.restore()
         else:
@@ -394,6 +469,8 @@ def _train_locked(cfg: TrainConfig, checkpoints: str | Path, run: RunDir, resume
         trainer.load_data()
         return trainer.run_loop(stopper, step_fn, progress)
     except BaseException as e:
+        if not world.is_main:
+            raise
         storage = isinstance(e, OSError) and not isinstance(e, WriteError) and e.errno in WriteError.HINTS
         if storage:  # an append to metrics.jsonl, say, on a full disk
             e = WriteError(Path(e.filename or run.metrics_path), e)
