@@ -78,6 +78,10 @@ class TrainConfig:
     grid_size: int = 64
     seed: int = 0
     device: str = "auto"
+    # speed options for GPUs, off unless measured faster there (on a 2-core CPU both were slower):
+    # bf16 autocast of the convolutions, and torch.compile of G and D for the training step
+    precision: str = "fp32"
+    compile: bool = False
 
     def validate(self) -> "TrainConfig":
         """Raise ConfigError naming the first bad field; return self when all is well."""
@@ -108,6 +112,8 @@ class TrainConfig:
             bad("channels", "stacked-mnist is three digits as RGB: use channels=3")
         if self.kernel_size not in (4, 5):
             bad("kernel_size", "use 4 or 5")
+        if self.precision not in ("fp32", "bf16"):
+            bad("precision", "choose fp32 or bf16")
         if self.device not in DEVICES:
             bad("device", f"choose one of {', '.join(DEVICES)}")
         for name in ("z_dim", "g_width", "d_width", "steps", "batch_size", "g_steps",

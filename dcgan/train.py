@@ -81,10 +81,11 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
         return z[world.shard(z.shape[0])]
 
     # (1) Update D: maximize log D(x) + log(1 - D(G(z)))
-    fake = G(sample_z())
-    real_logits = D(real)
-    fake_logits = D(fake.detach())
-    loss_d = d_loss(real_logits, fake_logits, 1.0 - cfg.label_smoothing)
+    with autocast(real.device, cfg):
+        fake = G(sample_z())
+        real_logits = D(real)
+        fake_logits = D(fake.detach())
+        loss_d = d_loss(real_logits, fake_logits, 1.0 - cfg.label_smoothing)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
@@ -96,10 +97,11 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
     try:
         with _no_sync(D):
             for i in range(cfg.g_steps):
-                if i > 0:
-                    fake = G(sample_z())
-                g_logits = D(fake)
-                loss_g = g_nonsaturating_loss(g_logits)
+                with autocast(real.device, cfg):
+                    if i > 0:
+                        fake = G(sample_z())
+                    g_logits = D(fake)
+                    loss_g = g_nonsaturating_loss(g_logits)
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
@@ -115,6 +117,11 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
     ])
     keys = ("loss_d", "loss_g", "d_x", "d_g_z", "d_g_z_after", "acc_real", "acc_fake")
     return dict(zip(keys, world.mean_(stats).tolist()))
+
+
+def autocast(device: torch.device, cfg: TrainConfig):
+    """bf16 autocast when cfg.precision asks for it (convolutions in bf16, losses and weights fp32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
 
 
 def _no_sync(module: torch.nn.Module):
@@ -322,6 +329,8 @@ class Trainer:
         eval_file = open(self.run.eval_log_path, "a", buffering=1) if self.evaluator else None
         # what the step runs: G and D themselves, or their DDP wrappers under torchrun
         G, D = (distributed.wrap(m, self.world, self.device) for m in (self.G, self.D))
+        if cfg.compile:  # the step's modules only: checkpoints and snapshots keep plain state dicts
+            G, D = torch.compile(G), torch.compile(D)
         try:
             if self.world.share(self.step == 0 and not self.run.grid_path(0).exists()):
                 self.snapshot()  # step 0: what G makes before any training

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import signal
 import subprocess
@@ -543,3 +544,45 @@ def test_shipped_mnist_model_samples(tmp_path):
     assert Image.open(out).size == (2 * (8 * 30 + 2),) * 2
     st = RunDir(SHIPPED).status()
     assert st["state"] == "finished"
+
+
+@pytest.mark.parametrize("option", [{"precision": "bf16"}, {"compile": True}], ids=["bf16", "compile"])
+def test_gpu_speed_options_also_train_on_cpu(tmp_path, option):
+    assert train(tiny("opt", steps=3, **option), tmp_path, progress=False) == "finished"
+    run = RunDir.of(tmp_path, "opt")
+    assert all(math.isfinite(r["loss_g"]) for r in read_jsonl(run.metrics_path))
+    G = resolve_generator(run.path)  # plain state-dict keys, even from a compiled step
+    assert torch.isfinite(G(torch.randn(2, 100))).all()
+
+
+def test_train_step_matches_a_plain_step_that_also_computes_d_weight_gradients_in_the_g_step():
+    """The G update skips D's weight gradients; weights after a step must be exactly as without that."""
+    cfg = tiny(g_steps=2)
+
+    def nets():
+        torch.manual_seed(0)
+        G, D = Generator(cfg.z_dim, 28, 1, 8), Discriminator(28, 1, 8)
+        return G, D, torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999)), \
+            torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+
+    real = torch.rand(16, 1, 28, 28) * 2 - 1
+    G, D, opt_g, opt_d = nets()
+    train_step(G, D, opt_g, opt_d, real, torch.Generator().manual_seed(1), cfg)
+
+    G2, D2, opt_g2, opt_d2 = nets()
+    z_gen = torch.Generator().manual_seed(1)
+    fake = G2(torch.randn(16, cfg.z_dim, generator=z_gen))
+    loss_d = d_loss(D2(real), D2(fake.detach()))
+    opt_d2.zero_grad()
+    loss_d.backward()
+    opt_d2.step()
+    for i in range(cfg.g_steps):
+        if i > 0:
+            fake = G2(torch.randn(16, cfg.z_dim, generator=z_gen))
+        opt_g2.zero_grad()
+        g_nonsaturating_loss(D2(fake)).backward()
+        opt_g2.step()
+    for a, b in zip([*G.state_dict().values(), *D.state_dict().values()],
+                    [*G2.state_dict().values(), *D2.state_dict().values()]):
+        assert torch.equal(a, b)
+    assert all(p.requires_grad for p in D.parameters())
