@@ -72,7 +72,7 @@ def sweep(z: torch.Tensor, components: list[int], values: list[float] | np.ndarr
     return out
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate(G: torch.nn.Module, z: torch.Tensor, batch_size: int = 256, progress=None) -> np.ndarray:
     """G(z) as uint8 images (N, H, W, C); progress(done, total) is called after each batch."""
     device = next(G.parameters()).device

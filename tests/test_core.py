@@ -151,6 +151,31 @@ def test_folder_loader(tmp_path):
     assert red[0].float().mean() > 190 and red[1].float().mean() < 20
 
 
+def test_a_decoded_folder_is_cached_until_a_file_changes(tmp_path, monkeypatch):
+    import dcgan.data
+    monkeypatch.setenv("DCGAN_CACHE_DIR", str(tmp_path / "cache"))
+    for i, sub in enumerate(["cats", "cats", "dogs", "dogs"]):
+        (tmp_path / "imgs" / sub).mkdir(parents=True, exist_ok=True)
+        Image.new("L", (40, 40), 40 * i).save(tmp_path / "imgs" / sub / f"{i}.png")
+    (tmp_path / "imgs" / "dogs" / "bad.png").write_bytes(b"not an image")
+    first = load_folder(tmp_path / "imgs", 28, 1)
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+
+    decode = dcgan.data._load_image
+    monkeypatch.setattr(dcgan.data, "_load_image", lambda *a: pytest.fail("decoded although cached"))
+    again = load_folder(tmp_path / "imgs", 28, 1)
+    assert torch.equal(again.images, first.images) and torch.equal(again.labels, first.labels)
+    assert (again.skipped, again.classes) == (1, ("cats", "dogs"))
+    halves = [load_folder(tmp_path / "imgs", 28, 1, split=s, holdout=0.46) for s in ("train", "test")]
+    assert sorted(int(x.float().mean()) for h in halves for x in h.images) == [0, 40, 80, 120]
+
+    monkeypatch.setattr(dcgan.data, "_load_image", decode)
+    Image.new("L", (40, 40), 250).save(tmp_path / "imgs" / "cats" / "0.png")
+    changed = load_folder(tmp_path / "imgs", 28, 1)
+    assert int(changed.images[0].float().mean()) == 250
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2
+
+
 def test_folder_errors(tmp_path):
     with pytest.raises(DataError, match="not found"):
         load_folder(tmp_path / "missing", 28, 1)
