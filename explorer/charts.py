@@ -33,6 +33,21 @@ def auto_window(n: int) -> int:
     return max(1, n // 100)
 
 
+def _lay_out(fig: go.Figure, title: str, height: int, y_title: str, y_range: tuple[float, float] | None = None,
+             log_y: bool = False, x_title: str = "step") -> go.Figure:
+    # the legend goes in its own band under the title: beside it, in a half-width column, the two
+    # overlapped (seen on the Quality page)
+    fig.update_layout(title=dict(text=title, y=0.97, yanchor="top"), height=height + 30,
+                      margin=dict(l=10, r=10, t=70, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, xanchor="left"),
+                      xaxis_title=x_title, yaxis_title=y_title)
+    if y_range is not None:
+        fig.update_yaxes(range=list(y_range))
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
 def line_figure(metrics: list[dict], keys: tuple[str, ...], title: str, y_title: str = "",
                 marker_step: int | None = None, y_range: tuple[float, float] | None = None,
                 log_y: bool = False, height: int = 300, smooth: int = 1) -> go.Figure:
@@ -50,14 +65,7 @@ def line_figure(metrics: list[dict], keys: tuple[str, ...], title: str, y_title:
     if marker_step is not None:
         fig.add_vline(x=marker_step, line_dash="dash", line_color="red",
                       annotation_text=f"step {marker_step}", annotation_position="top left")
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
-                      xaxis_title="step", yaxis_title=y_title)
-    if y_range is not None:
-        fig.update_yaxes(range=list(y_range))
-    if log_y:
-        fig.update_yaxes(type="log")
-    return fig
+    return _lay_out(fig, title, height, y_title, y_range, log_y)
 
 
 def loss_figure(metrics: list[dict], marker_step: int | None = None, smooth: int = 1) -> go.Figure:
@@ -153,14 +161,7 @@ def eval_figure(records: list[dict], keys: tuple[str, ...], title: str, y_title:
                                  text=[r["collapse_warning"] for r in warned]))
     if marker_step is not None:
         fig.add_vline(x=marker_step, line_dash="dash", line_color="red")
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
-                      xaxis_title="step", yaxis_title=y_title)
-    if y_range is not None:
-        fig.update_yaxes(range=list(y_range))
-    if log_y:
-        fig.update_yaxes(type="log")
-    return fig
+    return _lay_out(fig, title, height, y_title, y_range, log_y)
 
 
 EVAL_LABELS = {"fid": "FID (domain classifier)", "precision": "precision", "recall": "recall",
@@ -192,9 +193,8 @@ def class_histogram_figure(shares: list[float], names: list[str] | None = None,
     fig = go.Figure(go.Bar(x=names, y=shares, name="generated"))
     if real_shares is not None:
         fig.add_trace(go.Bar(x=names, y=real_shares, name="real test set", opacity=0.5))
-    fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40, b=10), barmode="group",
-                      yaxis_title="share", legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
-    return fig
+    fig.update_layout(barmode="group")
+    return _lay_out(fig, title, 300, "share", x_title="")
 
 
 def _fmt(value) -> str:
