@@ -32,6 +32,8 @@ VIEWPORT = {"width": 1400, "height": 1500}
 TRAINER_STEP_CAP = 20_000
 TRAINER_START_S = 180
 LIVE_RUN = "live"
+MIN_WINDOW_STEPS = 2
+STRETCH_LIMIT = 20
 STEP_TEXT = re.compile(r"step \d+/\d+")
 # the default (Latent) page is done when G's image has loaded and the page's last widget is there
 LATENT_PAGE_DRAWN_JS = """() => {
@@ -66,13 +68,16 @@ def launch(playwright, kit: ModuleType):
 # --- training while the Train page watches ------------------------------------------------------
 
 def training_window(run: RunDir, batch_size: int, window_s: float) -> tuple[float, int]:
-    """img/s of the running trainer over the next window_s, from metrics.jsonl's step times."""
+    """img/s of the running trainer over the next window_s, from metrics.jsonl's step times; a window
+    too short to hold MIN_WINDOW_STEPS steps (a slow or busy machine) is stretched until it does."""
     start = time.time()
     time.sleep(window_s)
-    end = time.time()
-    times = [r["time"] for r in run.metrics() if start <= r["time"] <= end]
-    if len(times) < 2:
-        raise RuntimeError(f"the trainer logged {len(times)} step(s) in {window_s:g} s: make --app-window-s longer")
+    times = [r["time"] for r in run.metrics() if r["time"] >= start]
+    while len(times) <= MIN_WINDOW_STEPS:
+        if time.time() - start > STRETCH_LIMIT * window_s:
+            raise RuntimeError(f"the trainer logged {len(times)} step(s) in {time.time() - start:.0f} s")
+        time.sleep(0.5)
+        times = [r["time"] for r in run.metrics() if r["time"] >= start]
     return (len(times) - 1) * batch_size / (times[-1] - times[0]), len(times) - 1
 
 
