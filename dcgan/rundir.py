@@ -99,11 +99,15 @@ def npy_bytes(array) -> bytes:
     return buf.getvalue()
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """All complete records; a torn or corrupt line (a writer mid-append) is skipped."""
+def read_jsonl(path: Path, tail_bytes: int | None = None) -> list[dict]:
+    """All complete records (or those in the last tail_bytes); a torn or corrupt line (a writer
+    mid-append) is skipped."""
     records = []
     try:
         with open(path, "rb") as f:
+            if tail_bytes is not None and f.seek(0, os.SEEK_END) > tail_bytes:
+                f.seek(-tail_bytes, os.SEEK_END)
+                f.readline()  # most likely the end of a record cut in two: not a record
             for line in f:
                 if not line.endswith(b"\n"):
                     break
@@ -258,6 +262,11 @@ class RunDir:
 
     def metrics(self) -> list[dict]:
         return read_jsonl(self.metrics_path)
+
+    def recent_metrics(self, max_bytes: int = 32_768) -> list[dict]:
+        """The newest metrics records (about the last 150): what a progress line needs, read in
+        constant time however long the run."""
+        return read_jsonl(self.metrics_path, max_bytes)
 
     def evaluations(self) -> list[dict]:
         """The trainer's periodic evaluation records (eval.jsonl), oldest first."""

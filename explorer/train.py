@@ -21,7 +21,11 @@ from explorer.charts import auto_window, discriminator_figure, format_seconds, l
 from explorer.common import PROJECT_ROOT, config_problem, run_config
 from explorer.importing import import_form
 
-REFRESH_S = 2.0  # how often the live view rereads the run directory
+# While a run is active the page polls its folder. The progress line is cheap (status.json and the
+# last lines of metrics.jsonl); charts are not (the whole log, and the browser redrawing plotly), and
+# on a 2-core laptop every redraw is taken from the trainer's cores, so they refresh less often.
+REFRESH_S = 3.0
+CHART_REFRESH_S = 15.0
 LOG_TAIL_LINES = 30
 DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "stacked-mnist": "Stacked MNIST (RGB, 1000 modes)",
                   "folder": "image folder", "synthetic": "synthetic shapes"}
@@ -248,20 +252,24 @@ if state in ("failed", "interrupted"):
         st.code(tail, language=None)
 
 
-def live_view(active: bool, page_state: str, page_weight_steps: int) -> None:
-    """Progress, charts and the newest grid; while active it refreshes itself every REFRESH_S."""
+def live_progress(active: bool, page_state: str, page_weight_steps: int) -> None:
+    """The progress line; while active it refreshes itself every REFRESH_S."""
     status = run.status()
     if active and (status.get("state") != page_state or len(run.weight_steps()) != page_weight_steps):
         # the state changed (the banner, buttons and errors outside this fragment depend on it) or
         # new weights appeared (the sidebar's step list): redraw the whole page
         st.rerun()
-    metrics = run.metrics()
     # until the trainer writes its first status, the total comes from the requested config
-    prog = run_progress(metrics, {**status, "total_steps": status.get("total_steps") or cfg.get("steps")},
+    prog = run_progress(run.recent_metrics(), {**status, "total_steps": status.get("total_steps") or cfg.get("steps")},
                         cfg.get("batch_size"))
     speed = f"{prog['images_per_s']:.0f} images/s" if prog["images_per_s"] else "measuring speed…"
     eta = f"ETA {format_seconds(prog['eta_s'])}" if status.get("state") in ACTIVE_STATES else status.get("state")
     st.progress(prog["fraction"], text=f"step {prog['step']}/{prog['total']} · {speed} · {eta}")
+
+
+def live_charts() -> None:
+    """Loss and D charts and the newest grid; while active they refresh every CHART_REFRESH_S."""
+    metrics = run.metrics()
     left, right = st.columns([3, 2], gap="large")
     with left:
         if metrics:
@@ -283,14 +291,16 @@ def live_view(active: bool, page_state: str, page_weight_steps: int) -> None:
 
 active = state in ACTIVE_STATES
 if active:
-    st.info(f"**{run.name}** is {state}; this view refreshes every {REFRESH_S:g} s.")
-st.fragment(live_view, run_every=REFRESH_S if active else None)(active, state, len(run.weight_steps()))
+    st.info(f"**{run.name}** is {state}; this view refreshes every {REFRESH_S:g} s "
+            f"(the charts every {CHART_REFRESH_S:g} s).")
+st.fragment(live_progress, run_every=REFRESH_S if active else None)(active, state, len(run.weight_steps()))
+st.fragment(live_charts, run_every=CHART_REFRESH_S if active else None)()
 
 # --- all runs -------------------------------------------------------------------------------------
 st.subheader("All runs")
 rows = []
 for r in runs:
-    # own names: live_view reads `status` and `cfg` of the selected run as globals on its reruns
+    # own names: the live fragments read `status` and `cfg` of the selected run as globals on its reruns
     r_status, r_cfg = r.status(), run_config(r)
     rows.append({"run": r.name, "state": r_status.get("state", "unknown"),
                  "step": f"{r_status.get('step', 0)}/{r_status.get('total_steps', r_cfg.get('steps', '?'))}",
