@@ -187,7 +187,7 @@ class Trainer:
             self.G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.G)
             self.D = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.D)
         if self.device.type == "cpu":
-            # NHWC convolutions are measurably faster on CPU (see benchmarks/)
+            # NHWC convolutions are measurably faster on CPU (bench/run.py measures the step)
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
