@@ -98,7 +98,7 @@ def load_generator(weights_path: str | Path, model_cfg: ModelConfig, device: str
         # config says (a hostile generator.json asking for a huge G costs nothing)
         with torch.device("meta"):
             G = Generator(model_cfg.z_dim, model_cfg.image_size, model_cfg.channels, model_cfg.g_width,
-                          model_cfg.kernel_size)
+                          model_cfg.kernel_size, init_weights=False)
     except (ValueError, RuntimeError, TypeError) as e:
         raise CheckpointError(f"the generator config of {weights_path} is not usable: {e}") from None
     sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}
