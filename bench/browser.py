@@ -1,7 +1,7 @@
 """The app in headless Chromium: what a Train page left open costs a training run, and how long the
 app takes from `streamlit run` to its first page fully drawn.
 
-The server and browser helpers are tests/test_browser.py's own (streamlit_server, the Chromium path
+The server and browser helpers are the browser tests' own (tests/appkit.py: streamlit_server, the Chromium path
 and flags), so the benchmark drives the app exactly as the browser tests do. Playwright is handed
 Debian's /usr/bin/chromium and never downloads a browser.
 """
@@ -24,7 +24,6 @@ from .report import Row, Target, progress
 from .throughput import DataChoice, bench_config
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 TRAINING_WITH_PAGE = Target(">=", 0.95)
 COLD_START_S = Target("<=", 6.0)
 VIEWPORT = {"width": 1400, "height": 1500}
@@ -45,20 +44,13 @@ LATENT_PAGE_DRAWN_JS = """() => {
 
 def unavailable() -> str | None:
     """Why the browser parts cannot run here, or None."""
-    if not CHROMIUM.is_file():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    for module in ("playwright", "pytest"):  # pytest: tests/test_browser.py, whose helpers these are
-        try:
-            __import__(module)
-        except ImportError:
-            return f"{module} is not installed (pip install -r requirements-dev.txt)"
-    return None
+    return browser_kit().browser_missing()
 
 
 def browser_kit() -> ModuleType:
     sys.path.insert(0, str(ROOT / "tests"))
-    import test_browser
-    return test_browser
+    import appkit
+    return appkit
 
 
 def launch(playwright, kit: ModuleType):

@@ -24,8 +24,8 @@ Parts (`--parts`, all by default):
 - coldstart: spawning `streamlit run streamlit_app.py` to the default page fully drawn in headless
   Chromium (G's image loaded and the page's last widget there), median of 3. Target <= 6 s.
 
-The browser parts need Debian's /usr/bin/chromium and the dev requirements (Playwright, pytest:
-they reuse tests/test_browser.py's helpers); without them they are skipped with a notice.
+The browser parts need Debian's /usr/bin/chromium and Playwright (requirements-dev.txt; they use
+the browser tests' helpers, tests/appkit.py); without them they are skipped with a notice.
 Speeds depend on everything else the machine does: run it on a quiet machine (the load average
 at the start is printed with the machine). Progress goes to stderr, the table to stdout.
 """

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).is_file():
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+from appkit import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, browser_missing, streamlit_server
 
+if browser_missing():
+    if os.environ.get("DCGAN_REQUIRE_BROWSER") == "1":  # CI: a missing browser is a failure
+        pytest.fail(f"{browser_missing()} and DCGAN_REQUIRE_BROWSER=1", pytrace=False)
+    pytest.skip(browser_missing(), allow_module_level=True)
+from playwright import sync_api  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from dcgan.config import TrainConfig  # noqa: E402
@@ -34,56 +30,7 @@ from dcgan.train import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "screenshots"
-LOGS = ROOT / "test-artifacts" / "logs"  # the servers' output, for when a test fails
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-SERVER_START_S = 90
-UI_TIMEOUT_MS = 90_000  # a cold first run (torch import) on 2 cores shared with training can take a minute
 TINY = dict(dataset="synthetic", batch_size=16, z_dim=16, g_width=16, d_width=16, log_every=100)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def streamlit_server(checkpoints: Path):
-    """`python -m streamlit run streamlit_app.py` until the block ends, killed even on failure."""
-    port = free_port()
-    env = dict(os.environ, DCGAN_CHECKPOINTS=str(checkpoints), PYTHONPATH=str(ROOT))
-    LOGS.mkdir(parents=True, exist_ok=True)
-    log = open(LOGS / f"streamlit_{port}.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {Path(log.name).read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        # its own session: the group is streamlit and nothing else we did not start
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,69 +7,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).is_file():
-    if os.environ.get("DCGAN_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"no Chromium at {CHROMIUM} and DCGAN_REQUIRE_BROWSER=1", pytrace=False)
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+from appkit import CHROMIUM, browser_missing, streamlit_server
+
+if browser_missing():
+    if os.environ.get("DCGAN_REQUIRE_BROWSER") == "1":  # CI: a missing browser is a failure
+        pytest.fail(f"{browser_missing()} and DCGAN_REQUIRE_BROWSER=1", pytrace=False)
+    pytest.skip(browser_missing(), allow_module_level=True)
+from playwright import sync_api  # noqa: E402
 
 from dcgan.config import TrainConfig  # noqa: E402
 from dcgan.train import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-LOGS = ROOT / "test-artifacts" / "logs"
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 SESSIONS = 5
 UI_TIMEOUT_MS = 300_000  # five cold sessions on two busy cores
 TINY = dict(dataset="synthetic", batch_size=16, z_dim=16, g_width=8, d_width=8, grid_size=16, steps=4,
             snapshot_every=2, checkpoint_every=2, log_every=100)
-
-
-@contextlib.contextmanager
-def streamlit_server(checkpoints: Path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    LOGS.mkdir(parents=True, exist_ok=True)
-    log = open(LOGS / f"sessions_{port}.log", "wb")
-    env = dict(os.environ, DCGAN_CHECKPOINTS=str(checkpoints), PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start")
-            time.sleep(0.3)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def image_src(page) -> str:
@@ -90,7 +48,7 @@ def test_five_sessions_at_once_keep_their_own_state(tmp_path):
         train(TrainConfig(run_name=name, seed=seed, **TINY), root, progress=False, log=lambda _: None)
     SHOTS.mkdir(parents=True, exist_ok=True)
     runs = ["a" if i % 2 == 0 else "b" for i in range(SESSIONS)]
-    with streamlit_server(root) as url, sync_api.sync_playwright() as p:
+    with streamlit_server(root, "sessions") as url, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
         pages = []
         try:
