@@ -20,7 +20,7 @@ from types import ModuleType
 from dcgan.launch import start_training, stop_training, wait_for_state
 from dcgan.rundir import RunDir
 
-from .report import Row, Target, progress
+from .report import Row, Target, images_per_s, progress
 from .throughput import DataChoice, bench_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,13 +64,13 @@ def training_window(run: RunDir, batch_size: int, window_s: float) -> tuple[floa
     too short to hold MIN_WINDOW_STEPS steps (a slow or busy machine) is stretched until it does."""
     start = time.time()
     time.sleep(window_s)
-    times = [r["time"] for r in run.metrics() if r["time"] >= start]
-    while len(times) <= MIN_WINDOW_STEPS:
+    window = [r for r in run.metrics() if r["time"] >= start]
+    while len(window) <= MIN_WINDOW_STEPS:
         if time.time() - start > STRETCH_LIMIT * window_s:
-            raise RuntimeError(f"the trainer logged {len(times)} step(s) in {time.time() - start:.0f} s")
+            raise RuntimeError(f"the trainer logged {len(window)} step(s) in {time.time() - start:.0f} s")
         time.sleep(0.5)
-        times = [r["time"] for r in run.metrics() if r["time"] >= start]
-    return (len(times) - 1) * batch_size / (times[-1] - times[0]), len(times) - 1
+        window = [r for r in run.metrics() if r["time"] >= start]
+    return images_per_s(window, batch_size), window[-1]["step"] - window[0]["step"]
 
 
 def app_while_training(data: DataChoice, window_s: float, pairs: int, settle_s: float) -> list[Row]:

@@ -9,7 +9,6 @@ Prints images/s per variant and the ratio to plain fp32 in one process, measured
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -17,13 +16,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-
-def images_per_s(run: Path, batch_size: int, warmup: int) -> float:
-    """Global images/s from metrics.jsonl's wall-clock times, after the warm-up steps."""
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    first, last = records[warmup - 1], records[-1]
-    return (last["step"] - first["step"]) * batch_size / (last["time"] - first["time"])
+from bench.report import images_per_s  # noqa: E402
+from dcgan.rundir import RunDir  # noqa: E402
 
 
 def train(args, name: str, extra: list[str], nproc: int, checkpoints: Path) -> float:
@@ -37,7 +33,8 @@ def train(args, name: str, extra: list[str], nproc: int, checkpoints: Path) -> f
     if nproc > 1:  # share the cores out, as torchrun itself would
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 2) // nproc))
     subprocess.run([sys.executable, *cmd], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    return images_per_s(checkpoints / name, args.batch_size, args.warmup)
+    # global images/s (all processes), after the warm-up steps
+    return images_per_s(RunDir(checkpoints / name).metrics()[args.warmup - 1:], args.batch_size)
 
 
 VARIANTS = {  # name: (extra flags, processes)

@@ -9,6 +9,14 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+def images_per_s(records: list[dict], batch_size: int) -> float:
+    """Training images/s from the first to the last of these consecutive metrics.jsonl records, by
+    their wall-clock times (so snapshots and status writes between them count, unlike the per-step
+    images_per_s field)."""
+    first, last = records[0], records[-1]
+    return (last["step"] - first["step"]) * batch_size / (last["time"] - first["time"])
+
+
 UNIT_FORMATS = {"img/s": "{:,.0f}", "ms": "{:,.1f}", "s": "{:,.2f}"}
 
 

@@ -30,7 +30,7 @@ from dcgan.models import Discriminator, Generator
 from dcgan.rundir import RunDir, read_jsonl
 from dcgan.train import Trainer, train, train_step
 
-from .report import Row, Target, progress
+from .report import Row, Target, images_per_s, progress
 
 OURS_VS_BARE = Target(">=", 0.95)
 OURS_VS_REFERENCE = Target(">=", 1.5)
@@ -182,10 +182,9 @@ def ours_images_per_s(cfg: TrainConfig, p: Plan, checkpoints: Path, run_name: st
     train(run_cfg, checkpoints, progress=False, log=lambda line: print(line, file=sink))
     ended = time.time()
     run = RunDir.of(checkpoints, run_name)
-    times = {r["step"]: r["time"] for r in read_jsonl(run.metrics_path)}
+    window = [r for r in read_jsonl(run.metrics_path) if p.warmup <= r["step"] <= p.warmup + p.steps]
     shutil.rmtree(run.path)
-    first, last = times[p.warmup], times[p.warmup + p.steps]
-    return p.steps * cfg.batch_size / (last - first), ended - last
+    return images_per_s(window, cfg.batch_size), ended - window[-1]["time"]
 
 
 # --- bare: the model step alone ------------------------------------------------------------------

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .distributed import SINGLE, World
+
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 TORCHVISION_FILES = {
@@ -277,7 +279,8 @@ class BatchSource:
     Under torchrun each process gets its rows of the global batch (`world.shard`): the processes
     together see exactly the batches one process would, so the world size may change on resume."""
 
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device, world=None):
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device,
+                 world: World = SINGLE):
         if images.shape[0] < batch_size:
             # repeat a tiny set rather than fail: a folder of 20 pictures is still worth a try
             reps = math.ceil(batch_size / images.shape[0])
@@ -286,7 +289,7 @@ class BatchSource:
         self.batch_size = batch_size
         self.seed = seed
         self.device = device
-        self.rows = world.shard(batch_size) if world is not None else slice(0, batch_size)
+        self.rows = world.shard(batch_size)
         self.batches_per_epoch = images.shape[0] // batch_size
         self._epoch, self._perm = -1, None
 
