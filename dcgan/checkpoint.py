@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import io
-import json
 import pickle
+import re
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -30,21 +31,67 @@ def save_training_state(path: Path, state: dict) -> None:
 TRAINING_STATE_KEYS = ("G", "D", "opt_g", "opt_d", "step", "config", "torch_rng", "z_rng")
 
 
+# weights_only's refusal of a class or function names it ("unsupported GLOBAL posix.system",
+# "Unsupported global: GLOBAL __main__.Net"); any other failure is a damaged or foreign file
+REFUSED_GLOBAL_RE = re.compile(r"GLOBAL ([A-Za-z_][\w.]*)")
+
+
+def weights_only_load(source, mmap: bool = False):
+    """torch.load(weights_only=True) of a path or file object. Returns (object, None); or (None, what
+    was refused, to follow "a pickled ": a class or function's name) for a file that holds pickled
+    Python objects; or (None, "") for one that is damaged or no PyTorch file at all. PyTorch's own
+    messages never reach the user: they are paragraphs about internals, and one advises
+    weights_only=False, which would run the file's code."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Detected pickle protocol 5 ...": about the file, not for users
+            return torch.load(source, map_location="cpu", weights_only=True, mmap=mmap), None
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except Exception as e:  # EOFError, IndexError ("pop from empty list"), struct.error, miniz, ...
+        refused = REFUSED_GLOBAL_RE.search(str(e)) if isinstance(e, pickle.UnpicklingError) else None
+        if refused:
+            return None, refused[1]
+        # a plain pickle.dump (protocol 4+, which torch.save never writes): weights_only cannot even
+        # read its framing, and what it holds is Python objects, not torch's tensor records
+        protocol = _pickle_protocol(source)
+        return None, f"object of pickle protocol {protocol}" if protocol and protocol >= 4 else ""
+
+
+def _pickle_protocol(source) -> int | None:
+    """The protocol a pickle's first two bytes announce (PROTO opcode), or None."""
+    try:
+        if hasattr(source, "seek"):
+            source.seek(0)
+            head = source.read(2)
+        else:
+            with open(source, "rb") as f:
+                head = f.read(2)
+    except OSError:
+        return None
+    return head[1] if len(head) == 2 and head[0] == 0x80 else None
+
+
 def _torch_load(path: Path, mmap: bool = False):
     """torch.load of tensors and plain values only; every failure is one CheckpointError line."""
     try:
         # mmap needs torch's zip format; anything else (an old or forged file) is read, not mapped
         mmap = mmap and zipfile.is_zipfile(path)
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        if Path(path).stat().st_size == 0:
+            raise CheckpointError(f"cannot read checkpoint {path}: it is empty (0 bytes)")
+        state, refused = weights_only_load(path, mmap)
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}") from None
-    except pickle.UnpicklingError:
-        # weights_only refused a class or function: unpickling it could run any code
-        raise CheckpointError(f"refused checkpoint {path}: it holds Python objects, not just tensors, and "
-                              "loading it could run code; only resume from checkpoints this trainer wrote") from None
-    except Exception as e:
-        first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        raise CheckpointError(f"cannot read checkpoint {path} (truncated or not a checkpoint): {first[:200]}") from None
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror or e}") from None
+    if refused:
+        # unpickling a class or function could run any code
+        raise CheckpointError(f"refused checkpoint {path}: it holds Python objects (a pickled {refused}), not just "
+                              "tensors, and loading it could run code; only resume from checkpoints this trainer wrote")
+    if refused is not None:
+        raise CheckpointError(f"cannot read checkpoint {path}: it is not a PyTorch file, or it is damaged or "
+                              "truncated")
+    return state
 
 
 def load_training_state(path: Path) -> dict:
@@ -91,8 +138,9 @@ def load_generator(weights_path: str | Path, model_cfg: ModelConfig, device: str
         raise CheckpointError(f"no generator weights at {weights_path}") from None
     try:
         sd = st_load(data)
-    except Exception as e:
-        raise CheckpointError(f"{weights_path} is not a readable safetensors file: {e}") from None
+    except Exception:  # the library's messages ("HeaderTooLarge", ...) say nothing to a user
+        raise CheckpointError(f"{weights_path} is not a readable safetensors file (damaged, truncated or "
+                              "another format)") from None
     try:
         # on the meta device: no memory until the file's own tensors are assigned, whatever the
         # config says (a hostile generator.json asking for a huge G costs nothing)
@@ -124,8 +172,8 @@ def run_model_config(run: RunDir) -> ModelConfig:
         raise CheckpointError(f"{source} is missing or not a JSON object")
     try:
         return ModelConfig.from_dict(data)
-    except (ConfigError, ValueError, TypeError) as e:
-        raise CheckpointError(f"{run.path}: {e}") from None
+    except (ConfigError, ValueError, TypeError, OverflowError) as e:  # OverflowError: int(1e999)
+        raise CheckpointError(f"{source}: {e}") from None
 
 
 def load_run_generator(run: RunDir, step: int | None = None, device: str | torch.device = "cpu") -> Generator:
@@ -145,9 +193,12 @@ def resolve_generator(path: str | Path, step: int | None = None) -> Generator:
             # snapshot weights live in <run>/snapshots/: take the run's config
             run = RunDir(p.parent.parent)
             return load_generator(p, run_model_config(run))
+        data = read_json(cfg_path)
+        if data is None:
+            raise CheckpointError(f"{cfg_path} is not a JSON object file")
         try:
-            cfg = ModelConfig.from_dict(json.loads(cfg_path.read_text()))
-        except (OSError, ConfigError, ValueError, TypeError) as e:
+            cfg = ModelConfig.from_dict(data)
+        except (ConfigError, ValueError, TypeError, OverflowError) as e:
             raise CheckpointError(f"{cfg_path}: {e}") from None
         return load_generator(p, cfg)
     raise CheckpointError(f"{path}: expected a run directory or a .safetensors file")

@@ -1,15 +1,17 @@
-"""Command line: python -m dcgan {train,resume,stop,runs,sample,interpolate,sweep,stats,evaluate,train-evaluator,...}."""
+"""Command line: python -m dcgan {train,resume,stop,runs,delete,sample,interpolate,sweep,stats,evaluate,...}."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from dataclasses import fields
 from pathlib import Path
 
 from .config import ConfigError, TrainConfig
 
 DEFAULT_CHECKPOINTS = "checkpoints"
+PROCESS_IMPORTED_AT = time.time()  # where /proc cannot say when this process started
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list runs and their state")
     p.add_argument("--checkpoints", default=DEFAULT_CHECKPOINTS)
 
+    p = sub.add_parser("delete", help="delete a run folder and all its files (not the shipped models)")
+    p.add_argument("run_name")
+    p.add_argument("--checkpoints", default=DEFAULT_CHECKPOINTS)
+    p.add_argument("--yes", action="store_true", help="really delete it (required)")
+
     p = sub.add_parser("sample", help="PNG grid of G(z) for consecutive seeds")
     _generator_arg(p)
     p.add_argument("--seed", type=int, default=0, help="first seed; image i uses seed+i")
@@ -166,7 +173,7 @@ def cmd_train(args) -> int:
     from .distributed import world_from_env
     from .train import train
     cfg = _config_from_args(args)
-    state = train(cfg, args.checkpoints, progress=not args.quiet, handle_sigterm=True)
+    state = train(cfg, args.checkpoints, progress=not args.quiet, handle_sigterm=True, started_at=_started_at())
     if world_from_env().is_main:
         print(f"run {cfg.run_name}: {state} -> {Path(args.checkpoints) / cfg.run_name}")
     return 0 if state in ("finished", "stopped") else 1
@@ -178,27 +185,41 @@ def cmd_resume(args) -> int:
     cfg = resume_config(args.checkpoints, args.run_name, args.steps, args.more, lr_d=args.lr_d, lr_g=args.lr_g,
                         label_smoothing=args.label_smoothing, eval_every=args.eval_every,
                         eval_samples=args.eval_samples)
-    state = train(cfg, args.checkpoints, resume=True, progress=not args.quiet, handle_sigterm=True)
+    state = train(cfg, args.checkpoints, resume=True, progress=not args.quiet, handle_sigterm=True,
+                  started_at=_started_at())
     if world_from_env().is_main:
         print(f"run {cfg.run_name}: {state} at {cfg.steps} steps")
     return 0 if state in ("finished", "stopped") else 1
 
 
+def _started_at() -> float | None:
+    # this process's start, not the moment training begins: a Stop pressed while the trainer was
+    # still importing torch is a request to this trainer, and is honoured
+    from .rundir import process_started_at
+    return process_started_at() or PROCESS_IMPORTED_AT
+
+
 def cmd_stop(args) -> int:
     from .launch import stop_training
-    from .rundir import RunDir
-    if not RunDir.of(args.checkpoints, args.run_name).exists():
-        raise ConfigError(f"no run named {args.run_name!r} in {args.checkpoints}")
     stop_training(args.checkpoints, args.run_name)
     print(f"asked {args.run_name} to stop; it will save a checkpoint first")
     return 0
 
 
 def cmd_runs(args) -> int:
-    from .rundir import list_runs
+    from .rundir import list_runs, state_label
     for run in list_runs(args.checkpoints):
         st = run.status()
-        print(f"{run.name:24s} {st.get('state', '?'):9s} step {st.get('step', 0)}/{st.get('total_steps', '?')}")
+        print(f"{run.name:24s} {state_label(st):9s} step {st.get('step', 0)}/{st.get('total_steps', '?')}")
+    return 0
+
+
+def cmd_delete(args) -> int:
+    from .launch import delete_run
+    if not args.yes:
+        raise ConfigError(f"this deletes run {args.run_name!r} and all its files; add --yes to do it")
+    delete_run(args.checkpoints, args.run_name)
+    print(f"deleted run {args.run_name}")
     return 0
 
 
@@ -250,12 +271,20 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from .stats_chart import run_stats_png
+    from .rundir import RunDir
+    from .stats_chart import stats_png
     if args.smooth is not None:
         _positive("smooth", args.smooth, 1, 1_000_000)
     if not Path(args.run).is_dir():
         raise ConfigError(f"no run directory at {args.run}")
-    Path(args.out).write_bytes(run_stats_png(args.run, args.smooth))
+    run = RunDir(Path(args.run))
+    metrics = run.metrics()
+    if metrics.skipped:
+        print(f"skipped {metrics.skipped} malformed line(s) in metrics.jsonl", file=sys.stderr)
+    if not metrics:
+        raise ValueError(f"{args.run} has no metrics.jsonl records to plot")
+    png = stats_png(metrics, title=f"{run.name}: losses, D accuracies, learning rates", smooth=args.smooth)
+    Path(args.out).write_bytes(png)
     print(f"wrote {args.out}")
     return 0
 
@@ -296,7 +325,7 @@ def cmd_train_evaluator(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "resume": cmd_resume, "stop": cmd_stop, "runs": cmd_runs,
+COMMANDS = {"train": cmd_train, "resume": cmd_resume, "stop": cmd_stop, "runs": cmd_runs, "delete": cmd_delete,
             "sample": cmd_sample, "interpolate": cmd_interpolate, "sweep": cmd_sweep, "stats": cmd_stats, "card": cmd_card, "evaluate": cmd_evaluate,
             "import": cmd_import, "train-evaluator": cmd_train_evaluator}
 
@@ -304,12 +333,16 @@ COMMANDS = {"train": cmd_train, "resume": cmd_resume, "stop": cmd_stop, "runs": 
 def main(argv: list[str] | None = None) -> int:
     from .checkpoint import CheckpointError
     from .data import DataError
+    from .train import TrainingFailed
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except (ConfigError, DataError, CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except TrainingFailed as e:  # recorded in status.json, its traceback already in the log
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except OSError as e:  # a full disk, a read-only folder, a file that is not there
         print(f"error: {e}", file=sys.stderr)
         return 1

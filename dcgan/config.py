@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -21,137 +22,154 @@ class ConfigError(ValueError):
     """A configuration value or file that cannot be used, with a message for the user."""
 
 
+# The groups a field belongs to, in the order the CLI's --help and the Train form show them.
+GROUPS = {
+    "run": "the run", "data": "data", "model": "model", "optimisation": "optimisation",
+    "stabilisers": "stabilisers", "outputs": "outputs", "evaluation": "evaluation during training",
+    "speed": "speed",
+}
+
+
+def option(default, help: str, group: str, low=None, high=None, choices=None, low_open: bool = False,
+           high_open: bool = False, resume: bool = False, form: bool = True):
+    """A TrainConfig field with everything that is said about it, once: its help text, bounds
+    ([low, high], either end open), choices, group, whether a resume may change it, and whether the
+    Train form shows it. Validation, the CLI flags and the Train form are all built from this."""
+    meta = dict(help=help, group=group, low=low, high=high, choices=tuple(choices) if choices else None,
+                low_open=low_open, high_open=high_open, resume=resume, form=form)
+    assert group in GROUPS, group
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def bounds_text(meta: dict) -> str | None:
+    """'1 to 4096', '[0, 0.5)', 'at least 1', ...: how a field's bounds read in a message."""
+    low, high = meta["low"], meta["high"]
+    if low is None and high is None:
+        return None
+    if low is not None and high is not None:
+        if meta["low_open"] or meta["high_open"] or isinstance(low, float) or isinstance(high, float):
+            return f"{'(' if meta['low_open'] else '['}{low:g}, {high:g}{')' if meta['high_open'] else ']'}"
+        return f"{low:,} to {high:,}"
+    if low is not None:
+        return f"{'above' if meta['low_open'] else 'at least'} {low:g}"
+    return f"{'below' if meta['high_open'] else 'at most'} {high:g}"
+
+
+def in_bounds(value, meta: dict) -> bool:
+    low, high = meta["low"], meta["high"]
+    if low is not None and (value <= low if meta["low_open"] else value < low):
+        return False
+    return not (high is not None and (value >= high if meta["high_open"] else value > high))
+
+
+LR = dict(low=0.0, high=1.0, low_open=True, high_open=True)
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run. Stored as config.json in the run directory."""
 
-    run_name: str = "run"
-    # the preset (dcgan/presets.py) this config started from, "" for none: kept for the record
-    preset: str = ""
-    # the file an imported generator came from (`python -m dcgan import`); "" for a run trained here
-    imported_from: str = ""
+    run_name: str = option("run", "name of the run folder under --checkpoints", "run")
+    preset: str = option("", "the preset this config started from (kept for the record; --preset fills the "
+                             "fields)", "run", choices=("",) + PRESET_NAMES, form=False)
+    imported_from: str = option("", "the file an imported generator came from (`python -m dcgan import`); empty "
+                                    "for a run trained here", "run", form=False)
+    seed: int = option(0, "seed of the weights, the data order and the noise: the same seed, the same run",
+                       "run", 0, 2**31 - 1)
+    device: str = option("auto", "auto takes a CUDA GPU when there is one", "run", choices=DEVICES)
     # data
-    dataset: str = "synthetic"
-    data_root: str = "data"
-    image_folder: str = ""
-    # share of a folder's images held out for the evaluator (fixed by a hash of each file's path)
-    holdout: float = 0.1
-    image_size: int = 28
-    channels: int = 1
+    dataset: str = option("synthetic", "what to train on", "data", choices=DATASETS)
+    data_root: str = option("data", "folder that holds MNIST / Fashion-MNIST in torchvision's layout", "data")
+    image_folder: str = option("", "folder of images for dataset=folder (searched recursively)", "data")
+    holdout: float = option(0.1, "share of a folder's images held out for the evaluator, fixed by a hash of each "
+                                 "file's path", "data", 0.0, 0.5, high_open=True)
+    image_size: int = option(28, "image side in pixels", "data", choices=IMAGE_SIZES)
+    channels: int = option(1, "1 = grey, 3 = RGB", "data", choices=(1, 3))
     # model
-    z_dim: int = 100
-    g_width: int = 64
-    d_width: int = 64
-    kernel_size: int = 4
-    d_batchnorm: bool = True
-    d_dropout: float = 0.0
-    # dropout after every k-th conv of D from the second on (seed 000: 2 = after the 2nd and 4th)
-    d_dropout_every: int = 1
+    z_dim: int = option(100, "length of the noise vector z", "model", 1, 1024)
+    g_width: int = option(64, "G's channels in its last block (doubled per block towards z)", "model", 1, 1024)
+    d_width: int = option(64, "D's channels in its first block (doubled per block)", "model", 1, 1024)
+    kernel_size: int = option(4, "convolution kernel size (seeds 000/001 use 5)", "model", choices=(4, 5))
+    d_batchnorm: bool = option(True, "BatchNorm in D's blocks but the first", "model")
+    d_dropout: float = option(0.0, "dropout in D (seeds 000/004)", "model", 0.0, 1.0, high_open=True)
+    d_dropout_every: int = option(1, "dropout after every k-th conv of D from the second on (seed 000: 2, after "
+                                     "the 2nd and 4th)", "model", 1, 8)
     # optimisation
-    steps: int = 2000
-    batch_size: int = 128
-    lr_d: float = 2e-4
-    lr_g: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    g_steps: int = 1
-    # under torchrun on GPUs: batch statistics over the global batch rather than each process's share
-    sync_batchnorm: bool = False
-    label_smoothing: float = 0.0
-    # seed 000's adaptive learning-rate balancing
-    adaptive_lr: bool = False
-    acc_low: float = 0.6
-    acc_high: float = 0.9
-    lr_factor: float = 1.005
-    lr_min: float = 2e-5
-    lr_max: float = 1e-3
+    steps: int = option(2000, "training steps (one D update and g_steps G updates each)", "optimisation",
+                        1, 10_000_000)
+    batch_size: int = option(128, "real images per D update", "optimisation", 1, 4096)
+    lr_d: float = option(2e-4, "Adam learning rate of D", "optimisation", **LR, resume=True)
+    lr_g: float = option(2e-4, "Adam learning rate of G", "optimisation", **LR, resume=True)
+    beta1: float = option(0.5, "Adam beta1 (momentum)", "optimisation", 0.0, 1.0, high_open=True)
+    beta2: float = option(0.999, "Adam beta2", "optimisation", 0.0, 1.0, high_open=True)
+    g_steps: int = option(1, "G updates per D update; the extra ones on fresh z (seeds 000/001)", "optimisation",
+                          1, 10)
+    # stabilisers
+    label_smoothing: float = option(0.0, "one-sided label smoothing: D's target for real images is 1 minus "
+                                         "this", "stabilisers", 0.0, 0.5, high_open=True, resume=True)
+    adaptive_lr: bool = option(False, "seed 000's balancing: speed D up and slow G down while D's accuracy is "
+                                      "low, the opposite while D wins", "stabilisers")
+    acc_low: float = option(0.6, "balancing: below this accuracy D is helped", "stabilisers", 0.0, 1.0)
+    acc_high: float = option(0.9, "balancing: above this accuracy G is helped", "stabilisers", 0.0, 1.0)
+    lr_factor: float = option(1.005, "balancing: factor per step the learning rates move by", "stabilisers",
+                              1.0, 2.0)
+    lr_min: float = option(2e-5, "balancing: lowest learning rate", "stabilisers", **LR)
+    lr_max: float = option(1e-3, "balancing: highest learning rate", "stabilisers", **LR)
     # outputs
-    snapshot_every: int = 200
-    # fp16 G weights with every k-th snapshot (0 = none): what the app can explore, and most of a run's size
-    snapshot_weights_every: int = 1
-    checkpoint_every: int = 1000
-    log_every: int = 50
-    # evaluate eval_samples generated images every eval_every steps into eval.jsonl (0 = never);
-    # MNIST, Fashion-MNIST and Stacked MNIST only, where a classifier exists
-    eval_every: int = 0
-    eval_samples: int = 500
-    grid_size: int = 64
-    seed: int = 0
-    device: str = "auto"
+    snapshot_every: int = option(200, "steps between snapshot grids (the Progress page's frames)", "outputs",
+                                 1, 10_000_000)
+    snapshot_weights_every: int = option(1, "fp16 G weights with every k-th snapshot (0 = none): what the app "
+                                            "can explore, and most of a run's size", "outputs", 0, 10_000_000)
+    checkpoint_every: int = option(1000, "steps between resumable checkpoints", "outputs", 1, 10_000_000)
+    log_every: int = option(50, "steps between progress lines in train.log", "outputs", 1, 10_000_000)
+    grid_size: int = option(64, "images in each snapshot grid (fixed z)", "outputs", 1, 256)
+    # evaluation
+    eval_every: int = option(0, "evaluate every N steps into eval.jsonl (0 = never); MNIST, Fashion-MNIST and "
+                                "Stacked MNIST only", "evaluation", 0, 10_000_000, resume=True)
+    eval_samples: int = option(500, "generated images per evaluation", "evaluation", 100, 10_000, resume=True)
     # speed options, off by default (README, Speed): bf16 autocast of the convolutions (slow on
     # CPUs without bf16 units), and torch.compile of G and D for the training step (needs a C++
     # compiler and compiles before the first step; 1.2-1.4x at 28 px on the 2-core CPU, 1.06x at 64)
-    precision: str = "fp32"
-    compile: bool = False
+    precision: str = option("fp32", "bf16 autocasts the convolutions (fast on GPUs and CPUs with bf16 units)",
+                            "speed", choices=("fp32", "bf16"))
+    compile: bool = option(False, "torch.compile G and D for the training step (needs a C++ compiler)", "speed")
+    sync_batchnorm: bool = option(False, "under torchrun on GPUs: batch statistics over the global batch",
+                                  "speed")
 
     def validate(self) -> "TrainConfig":
         """Raise ConfigError naming the first bad field; return self when all is well."""
         def bad(name: str, why: str) -> None:
             raise ConfigError(f"{name}={getattr(self, name)!r}: {why}")
 
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for f in fields(self):  # types, choices and bounds, from the fields' own metadata
+            value, meta = getattr(self, f.name), f.metadata
             expected = {"int": int, "float": (int, float), "bool": bool, "str": str}[f.type]
             # bool is an int in Python; refuse it where a number is meant and vice versa.
             if isinstance(value, bool) != (f.type == "bool") or not isinstance(value, expected):
                 bad(f.name, f"expected {f.type}")
+            if f.type == "float" and not math.isfinite(value):
+                bad(f.name, "must be a finite number")
+            if meta.get("choices") and value not in meta["choices"]:
+                bad(f.name, f"choose one of {', '.join(map(str, meta['choices']))}")
+            if meta.get("low") is not None or meta.get("high") is not None:
+                if not in_bounds(value, meta):
+                    bad(f.name, f"must be {bounds_text(meta)}")
+        # what one field alone cannot say
         if not RUN_NAME_RE.match(self.run_name) or self.run_name in (".", ".."):
             bad("run_name", "use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
-        if self.preset and self.preset not in PRESET_NAMES:
-            bad("preset", f"choose one of {', '.join(PRESET_NAMES)}")
-        if self.dataset not in DATASETS:
-            bad("dataset", f"choose one of {', '.join(DATASETS)}")
         if self.dataset == "folder" and not self.image_folder:
             bad("image_folder", "the folder dataset needs --image-folder PATH")
-        if self.image_size not in IMAGE_SIZES:
-            bad("image_size", f"choose one of {', '.join(map(str, IMAGE_SIZES))}")
-        if self.channels not in (1, 3):
-            bad("channels", "use 1 (grey) or 3 (RGB)")
         if self.dataset in ("mnist", "fashion-mnist") and self.channels != 1:
             bad("channels", f"{self.dataset} is grey: use channels=1")
         if self.dataset == "stacked-mnist" and self.channels != 3:
             bad("channels", "stacked-mnist is three digits as RGB: use channels=3")
-        if self.kernel_size not in (4, 5):
-            bad("kernel_size", "use 4 or 5")
-        if self.precision not in ("fp32", "bf16"):
-            bad("precision", "choose fp32 or bf16")
-        if self.device not in DEVICES:
-            bad("device", f"choose one of {', '.join(DEVICES)}")
-        for name in ("z_dim", "g_width", "d_width", "steps", "batch_size", "g_steps",
-                     "snapshot_every", "checkpoint_every", "log_every", "grid_size", "d_dropout_every"):
-            if getattr(self, name) < 1:
-                bad(name, "must be at least 1")
-        if self.eval_every < 0:
-            bad("eval_every", "must be >= 0 (0 turns evaluation during training off)")
         if self.eval_every and self.dataset not in EVALUATED_DATASETS:
             bad("eval_every", f"the evaluator only knows {', '.join(EVALUATED_DATASETS)}; use 0 for "
                               f"{self.dataset}")
-        if not 100 <= self.eval_samples <= 10_000:
-            bad("eval_samples", "use 100 to 10000 images per evaluation")
-        if self.snapshot_weights_every < 0:
-            bad("snapshot_weights_every", "must be >= 0 (0 keeps no snapshot weights)")
-        if self.grid_size > 256:
-            bad("grid_size", "at most 256 images per snapshot grid")
-        for name in ("lr_d", "lr_g", "lr_min", "lr_max"):
-            if not 0 < getattr(self, name) < 1:
-                bad(name, "a learning rate must be between 0 and 1")
-        for name in ("beta1", "beta2"):
-            if not 0 <= getattr(self, name) < 1:
-                bad(name, "must be in [0, 1)")
-        if not 0 <= self.label_smoothing < 0.5:
-            bad("label_smoothing", "must be in [0, 0.5)")
-        if not 0 <= self.holdout < 0.5:
-            bad("holdout", "must be in [0, 0.5)")
-        if not 0 <= self.d_dropout < 1:
-            bad("d_dropout", "must be in [0, 1)")
-        if not 0 <= self.acc_low < self.acc_high <= 1:
-            bad("acc_low", "need 0 <= acc_low < acc_high <= 1")
-        if self.lr_factor < 1:
-            bad("lr_factor", "must be >= 1 (it multiplies or divides the learning rates)")
+        if not self.acc_low < self.acc_high:
+            bad("acc_low", "need acc_low < acc_high")
         if self.lr_min > self.lr_max:
             bad("lr_min", "must not exceed lr_max")
-        if self.seed < 0:
-            bad("seed", "must be >= 0")
         return self
 
     def to_dict(self) -> dict:
@@ -179,9 +197,20 @@ class TrainConfig:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:  # RecursionError: [[[[...]]]]
             raise ConfigError(f"{path} is not valid JSON: {e}") from None
         return cls.from_dict(data)
+
+
+def config_fields() -> list[dataclasses.Field]:
+    """TrainConfig's fields with their metadata (help, group, bounds, choices, resume, form)."""
+    return list(fields(TrainConfig))
+
+
+def resume_fields() -> tuple[str, ...]:
+    """The fields a resume may change: they change no weights already trained (learning rates,
+    smoothing, evaluation settings)."""
+    return tuple(f.name for f in fields(TrainConfig) if f.metadata["resume"])
 
 
 @dataclass

@@ -20,10 +20,11 @@ from .distributed import SINGLE, World
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
-TORCHVISION_FILES = {
-    "mnist": ("MNIST", ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]),
-    "fashion-mnist": ("FashionMNIST", ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"]),
-}
+# torchvision opens either split only when all four files are there (its _check_exists)
+IDX_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+TORCHVISION_FILES = {"mnist": ("MNIST", IDX_FILES), "fashion-mnist": ("FashionMNIST", IDX_FILES)}
+# below this many images a DCGAN of the usual size memorises or collapses rather than generalises
+FEW_IMAGES = 500
 
 
 class DataError(RuntimeError):
@@ -77,13 +78,26 @@ def load_torchvision(name: str, root: str | Path, image_size: int, channels: int
             except Exception:  # offline: URLError, socket errors, HTTP errors
                 ds = None
     if ds is None:
-        expected = ", ".join(str(Path(root) / folder / "raw" / f) for f in files)
-        raise DataError(
-            f"{name} is not in {root} and could not be downloaded (offline?). "
-            f"Expected files: {expected}. Put them there, or point --data-root at a folder that "
-            f"holds {folder}/raw/.")
+        raise DataError(missing_message(name, root, "and could not be downloaded (offline?)"))
     images = ds.data.unsqueeze(1)  # (N, 1, 28, 28) uint8
     return ImageSet(_to_channels(_resize_uint8(images, image_size), channels), name, labels=ds.targets.clone())
+
+
+def missing_message(name: str, root: str | Path, why: str = "") -> str:
+    """What to do when a torchvision set's files are not under root: the files, by name."""
+    folder, files = TORCHVISION_FILES[name]
+    expected = ", ".join(str(Path(root) / folder / "raw" / f) for f in files)
+    return (f"{name} is not in {root}{' ' + why if why else ''}. Expected files: {expected}. Put them there, "
+            f"or point --data-root at a folder that holds {folder}/raw/.")
+
+
+def torchvision_files_present(name: str, root: str | Path) -> bool:
+    """Whether torchvision will open the set without downloading: its four raw files, or the
+    processed training.pt / test.pt of old torchvision versions."""
+    folder, files = TORCHVISION_FILES[name]
+    base = Path(root) / folder
+    return all((base / "raw" / f).is_file() for f in files) or \
+        all((base / "processed" / f).is_file() for f in ("training.pt", "test.pt"))
 
 
 STACKED_COUNT = {"train": 60_000, "test": 10_000}
@@ -262,15 +276,60 @@ def load_dataset(dataset: str, image_size: int, channels: int, data_root: str = 
     raise DataError(f"unknown dataset {dataset!r}")
 
 
-def check_source(cfg) -> None:
-    """Fail fast, before a trainer is launched, on a data source that cannot work (a missing or
-    empty image folder). MNIST-style sets are checked by the trainer, which may download them."""
+CHECK_DECODES = 16  # images of a folder the pre-launch check tries, spread over the folder
+
+
+def check_source(cfg, base: str | Path | None = None) -> None:
+    """Fail fast, before a trainer is launched, on a data source that cannot work: MNIST-style
+    files that are not there (nothing is downloaded here), an image folder that is missing, empty,
+    all held out, or whose images do not decode. Relative paths are taken from base (the trainer's
+    working folder), else from the current one."""
+    def where(path: str) -> Path:
+        return Path(base) / path if base is not None else Path(path)
+
+    mnist_like = {"stacked-mnist": "mnist"}.get(cfg.dataset, cfg.dataset)
+    if mnist_like in TORCHVISION_FILES and not torchvision_files_present(mnist_like, where(cfg.data_root)):
+        raise DataError(missing_message(mnist_like, cfg.data_root))
     if cfg.dataset == "folder":
-        root = Path(cfg.image_folder)
-        if not root.is_dir():
-            raise DataError(f"image folder not found: {root}")
-        if not find_images(root):
-            raise DataError(f"no images in {root} (looked recursively for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        _check_folder(where(cfg.image_folder), cfg.image_size, cfg.channels, cfg.holdout)
+
+
+def _check_folder(root: Path, image_size: int, channels: int, holdout: float) -> None:
+    if not root.is_dir():
+        raise DataError(f"image folder not found: {root}")
+    paths = find_images(root)
+    if not paths:
+        raise DataError(f"no images in {root} (looked recursively for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+    train = [p for p in paths if not is_held_out(p.relative_to(root).as_posix(), holdout)]
+    if not train:
+        raise DataError(f"the train split of {root} is empty: all {len(paths)} images are held out "
+                        f"(holdout={holdout}); use more images or another holdout share")
+    # a few files spread over the folder: one that decodes is enough to know training can start
+    tried = train[::max(1, len(train) // CHECK_DECODES)][:CHECK_DECODES]
+    for path in tried:
+        try:
+            _load_image(path, image_size, channels)
+            return
+        except Exception:  # truncated, corrupt or not an image after all
+            continue
+    some = "" if len(tried) == len(train) else f" (tried {len(tried)} spread over the folder)"
+    raise DataError(f"none of the {len(train)} training image files in {root} could be read{some}")
+
+
+def dataset_warnings(n_images: int, batch_size: int) -> list[str]:
+    """What makes a dataset doubtful for a GAN, one line each: fewer images than a batch, fewer
+    than a few hundred, batches of one (BatchNorm's statistics then come from a single image)."""
+    warnings = []
+    if n_images < batch_size:
+        warnings.append(f"only {n_images} image(s), fewer than one batch of {batch_size}: every batch repeats "
+                        "the same images")
+    if n_images < FEW_IMAGES:
+        warnings.append(f"only {n_images} image(s): a GAN learns to copy so few or collapses to a handful; "
+                        f"a few thousand is a usual minimum")
+    if batch_size == 1:
+        warnings.append("batch size 1: BatchNorm normalises each image by its own statistics, which leaves G and "
+                        "D little to learn from; use 16 or more")
+    return warnings
 
 
 class BatchSource:

@@ -29,11 +29,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checkpoint import CheckpointError, resolve_generator
+from .checkpoint import CheckpointError, resolve_generator, state_dict_problem
 from .data import DataError, load_dataset
 from .metrics import (COVERED, MEMORISED_SHARE, class_coverage, class_shares, frechet_distance, memorisation,
                       nearest, precision_recall, stacked_mnist_modes)
-from .rundir import RunDir, atomic_write_bytes, atomic_write_json, read_json
+from .rundir import RunDir, atomic_write_bytes, atomic_write_json, is_number, is_step, read_json
 
 EVALUATOR_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "evaluators"
 CLASS_NAMES = {
@@ -179,10 +179,15 @@ def load_classifier(path: str | Path) -> Classifier:
         raise CheckpointError(f"no evaluator at {p}; train one with `python -m dcgan train-evaluator`")
     model = Classifier()
     try:
-        model.load_state_dict(load_file(str(p)))
+        weights = load_file(str(p))
+    except Exception:  # safetensors' own messages ("HeaderTooLarge", ...) say nothing to a user
+        raise CheckpointError(f"{p} is not a readable safetensors file (damaged or truncated); retrain it with "
+                              "`python -m dcgan train-evaluator`") from None
+    try:
+        model.load_state_dict(weights)
     except RuntimeError as e:
         raise CheckpointError(f"{p} does not fit this evaluator's classifier (made by an older version? "
-                              f"retrain it with `python -m dcgan train-evaluator`): {str(e).splitlines()[0]}") from None
+                              f"retrain it with `python -m dcgan train-evaluator`): {state_dict_problem(e)}") from None
     return model.eval()
 
 
@@ -400,9 +405,27 @@ def save_report(run_dir: str | Path, report: dict) -> Path:
 
 
 def load_report(run_dir: str | Path) -> dict | None:
-    """eval.json of a run, or the evaluation.json older versions wrote; None when there is neither."""
+    """eval.json of a run, or the evaluation.json older versions wrote; None when there is neither,
+    or when it is not a report this module wrote (a string where a figure belongs, say), so no
+    reader trips over it."""
     run_dir = Path(run_dir)
-    return read_json(run_dir / REPORT_NAME) or read_json(run_dir / LEGACY_REPORT_NAME)
+    report = read_json(run_dir / REPORT_NAME) or read_json(run_dir / LEGACY_REPORT_NAME)
+    return report if report is not None and valid_report(report) else None
+
+
+def valid_report(report: dict) -> bool:
+    """Whether a report's parts are dicts, its figures numbers and its shares lists of numbers."""
+    memorisation = report.get("memorisation") or {}
+    parts = [report.get("generated", {}), report.get("real", {})]
+    parts += list(memorisation.values()) if isinstance(memorisation, dict) else [None]
+    if not all(isinstance(part, dict) for part in parts):
+        return False
+    # flags (memorised) and shares aside, every value of a part is a figure
+    figures = [v for part in parts for v in part.values() if not isinstance(v, (bool, list))]
+    shares = [report.get("real_class_share", []), *(part.get("class_share", []) for part in parts)]
+    return (all(map(is_number, figures)) and all(isinstance(s, list) and all(map(is_number, s)) for s in shares)
+            and (report.get("step") is None or is_step(report["step"])) and is_number(report.get("samples", 0))
+            and isinstance(report.get("class_names", []), list))
 
 
 # --- evaluation during training --------------------------------------------------------------------
@@ -474,6 +497,7 @@ class NearestStrip:
     image: np.ndarray  # (H, W, C) uint8: generated images on top, each one's nearest training image below
     distances: list[float]  # pixel distance of each pair
     train_indices: list[int]
+    pixels: int  # values per image (H * W * C) the distances run over, each in [0, 1]
 
 
 def nearest_neighbour_strip(G: nn.Module, train_images: torch.Tensor, count: int = 8, seed: int = 0,
@@ -484,7 +508,8 @@ def nearest_neighbour_strip(G: nn.Module, train_images: torch.Tensor, count: int
     index, dist = nearest(fake, train_images)
     pairs = torch.cat([fake, train_images[torch.from_numpy(index)]])
     grid = make_grid(pairs.permute(0, 2, 3, 1).numpy(), nrow=count)
-    return NearestStrip(upscale(grid, scale), [round(float(d), 3) for d in dist], index.tolist())
+    return NearestStrip(upscale(grid, scale), [round(float(d), 3) for d in dist], index.tolist(),
+                        int(fake[0].numel()))
 
 
 @functools.lru_cache(maxsize=2)

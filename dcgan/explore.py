@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .imaging import gif_bytes, make_grid, png_bytes, upscale
+from .imaging import gif_bytes, label_grid, make_grid, png_bytes, upscale
 from .latent import check_z, generate, interpolate, sweep
 from .rundir import RunDir, npy_bytes
 
@@ -23,15 +23,28 @@ def render_z(G: torch.nn.Module, z: torch.Tensor | np.ndarray, scale: int = 8) -
     return upscale(generate(G, check_z(z, G.z_dim).view(1, -1))[0], scale)
 
 
+SWEEP_LIMIT = 100.0  # |value| of a swept component: far past any z a Gaussian draws, short of overflow
+
+
 def sweep_grid(G: torch.nn.Module, z: torch.Tensor | np.ndarray, components: list[int], low: float = -3.0,
-               high: float = 3.0, columns: int = 9, scale: int = 2, progress: Progress | None = None) -> np.ndarray:
-    """Rows = z components, columns = values from low to high, all other components held at z."""
+               high: float = 3.0, columns: int = 9, scale: int = 2, progress: Progress | None = None,
+               labels: bool = True) -> np.ndarray:
+    """Rows = z components, columns = values from low to high, all other components held at z;
+    labels names each row's component and each column's value in a margin."""
     z = check_z(z, G.z_dim)
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise ValueError(f"a sweep needs finite From < To, not {low} and {high}")
+    if max(abs(low), abs(high)) > SWEEP_LIMIT:
+        raise ValueError(f"sweep values must lie within ±{SWEEP_LIMIT:g} (z components are standard normal: "
+                         f"±3 holds 99.7 % of them), not {low:g} to {high:g}")
     values = np.linspace(low, high, columns)
     images = generate(G, sweep(z, components, values), batch_size=64, progress=progress)
-    return upscale(make_grid(images, nrow=columns), scale)
+    padding = 2
+    grid = upscale(make_grid(images, nrow=columns, padding=padding), scale)
+    if not labels:
+        return grid
+    return label_grid(grid, [f"z[{c}]" for c in components], [f"{round(float(v), 2):g}" for v in values],
+                      pitch=(G.image_size + padding) * scale, offset=padding * scale)
 
 
 GIF_MAX_MEGAPIXELS = 200  # frames x upscaled pixels: beyond this a GIF is too big to make or to show
@@ -39,9 +52,10 @@ GIF_MAX_MEGAPIXELS = 200  # frames x upscaled pixels: beyond this a GIF is too b
 
 @dataclass
 class Interpolation:
-    frame_count: int
+    frame_count: int  # images from z0 to z1
     gif: bytes
     grid_png: bytes
+    gif_frames: int  # frames in the GIF: ping-pong plays them back too
 
 
 def interpolation(G: torch.nn.Module, z0, z1, frames: int = 64, method: str = "slerp", frame_ms: int = 80,
@@ -56,7 +70,8 @@ def interpolation(G: torch.nn.Module, z0, z1, frames: int = 64, method: str = "s
     images = generate(G, interpolate(z0, z1, frames, method), batch_size=32, progress=progress)
     gif = gif_bytes([upscale(im, scale) for im in images], frame_ms, loop=loop, pingpong=pingpong)
     grid = make_grid(images, nrow=int(np.ceil(np.sqrt(frames))))
-    return Interpolation(len(images), gif, png_bytes(upscale(grid, max(1, scale // 2))))
+    gif_frames = 2 * len(images) - 2 if pingpong and len(images) > 2 else len(images)
+    return Interpolation(len(images), gif, png_bytes(upscale(grid, max(1, scale // 2))), gif_frames)
 
 
 def progression_gif(run: RunDir, frame_ms: int = 200, scale: int = 1, progress: Progress | None = None) -> bytes:
@@ -93,7 +108,7 @@ def z_from_upload(data: bytes, z_dim: int) -> np.ndarray:
             values = json.loads(data)
             values = values.get("z") if isinstance(values, dict) else values
         array = np.asarray(values, dtype=np.float32)
-    except (ValueError, TypeError, EOFError, OSError) as e:
+    except (ValueError, TypeError, EOFError, OSError, RecursionError) as e:
         raise ValueError(f"not a z file (JSON {{\"z\": [...]}} or .npy of numbers): {str(e).splitlines()[0][:120]}") \
             from None
     return check_z(array, z_dim).numpy()

@@ -68,3 +68,27 @@ def gif_bytes(frames: list[np.ndarray] | np.ndarray, frame_ms: int = 80, loop: b
 def gif_frame_count(data: bytes) -> int:
     with Image.open(io.BytesIO(data)) as im:
         return getattr(im, "n_frames", 1)
+
+
+def label_grid(grid: np.ndarray, row_labels: list[str], column_labels: list[str], pitch: int, offset: int = 0,
+               font_px: int = 14) -> np.ndarray:
+    """A grid with a white margin naming its rows (left) and columns (top); pitch is the distance in
+    pixels from one cell to the next and offset where the first cell starts."""
+    from PIL import ImageDraw, ImageFont
+    font = ImageFont.load_default(size=font_px)
+    measure = ImageDraw.Draw(Image.new("L", (1, 1)))
+    text_w = lambda t: measure.textbbox((0, 0), t, font=font)[2]  # noqa: E731
+    left = max([text_w(t) for t in row_labels] + [0]) + 10
+    top = font_px + 10
+    h, w = grid.shape[:2]
+    canvas = Image.new("RGB", (left + w, top + h), "white")
+    canvas.paste(to_pil(grid).convert("RGB"), (left, top))
+    draw = ImageDraw.Draw(canvas)
+    for i, text in enumerate(row_labels):
+        y = top + offset + i * pitch + (pitch - offset) // 2
+        draw.text((left - 5, y), text, fill="black", font=font, anchor="rm")
+    for j, text in enumerate(column_labels):
+        x = left + offset + j * pitch + (pitch - offset) // 2
+        draw.text((x, top // 2), text, fill="black", font=font, anchor="mm")
+    out = np.asarray(canvas)
+    return out if grid.shape[-1] == 3 else out[..., :1].copy()

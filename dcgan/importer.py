@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, export_generator
+from .checkpoint import CheckpointError, export_generator, state_dict_problem, weights_only_load
 from .config import IMAGE_SIZES, RUN_NAME_RE, ConfigError, ModelConfig, TrainConfig
 from .imaging import make_grid, png_bytes, to_uint8
 from .models import Generator, base_size
@@ -59,23 +59,21 @@ class ImportResult:
 # --- reading ----------------------------------------------------------------------------------------
 def read_tensors(data: bytes, name: str = "file") -> dict:
     """The tensors in a torch.save file (weights only, never a pickled object) or a safetensors file."""
+    damaged = f"{name} is neither a torch.save file nor a safetensors file, or it is damaged or truncated"
+    if not data:
+        raise ImportFitError(f"{name} is empty (0 bytes)")
     if _looks_like_safetensors(data):
         from safetensors.torch import load as st_load
         try:
             return st_load(data)
-        except Exception as e:
-            raise ImportFitError(f"{name} is not a readable safetensors file: {e}") from None
-    try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as e:
-        text = str(e)
-        if (m := re.search(r"Unsupported global: GLOBAL (\S+)", text)):
-            raise ImportFitError(f"{name} holds a pickled {m[1]}, not just tensors, and is not unpickled "
-                                 "(that could run code); save G.state_dict() instead") from None
-        # torch's weights_only errors are paragraphs: keep the one line that says what went wrong
-        detail = text.split("WeightsUnpickler error:")[-1].strip().splitlines()
-        why = detail[0] if detail else type(e).__name__
-        raise ImportFitError(f"{name} is neither a torch.save file nor a safetensors file ({why})") from None
+        except Exception:  # the library's messages ("MetadataIncompleteBuffer", ...) are its own
+            raise ImportFitError(damaged) from None
+    obj, refused = weights_only_load(io.BytesIO(data))
+    if refused:
+        raise ImportFitError(f"{name} holds a pickled {refused}, not just tensors, and is not unpickled (that "
+                             "could run code); save G.state_dict() instead")
+    if refused is not None:
+        raise ImportFitError(damaged)
     return _find_state_dict(obj, name)
 
 
@@ -88,7 +86,9 @@ def _looks_like_safetensors(data: bytes) -> bool:
 
 
 def _is_tensor_dict(obj) -> bool:
-    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+    # string keys too: torch.save({0: t}) loads as well, and every key is read as a layer name
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                       for k, v in obj.items())
 
 
 def _find_state_dict(obj, name: str) -> dict:
@@ -105,6 +105,8 @@ def _find_state_dict(obj, name: str) -> dict:
         if nested:
             raise ImportFitError(f"{name} holds several state_dicts ({', '.join(map(str, nested))}); "
                                  "save the generator's alone")
+        if not obj:
+            raise ImportFitError(f"{name} holds an empty dict, not a state_dict")
         raise ImportFitError(f"{name} is a dict without tensors or a state_dict (keys: "
                              f"{', '.join(map(str, list(obj)[:8]))})")
     raise ImportFitError(f"{name} holds a {type(obj).__name__}, not a state_dict")
@@ -188,6 +190,13 @@ def fit_generator(sd: dict) -> tuple[Generator, ModelConfig]:
         why = " (this Generator's transposed convolutions have no bias)" if extra[0].endswith(".bias") else ""
         raise ImportFitError(f"{extra[0]} is not expected{why}")
     for key, t in sd.items():
+        # what a weights-only file may still hold: sparse or meta tensors (no values), complex or
+        # integer weights; each would fail deep inside PyTorch with a message about its kernels
+        if t.layout != torch.strided or t.is_meta or t.is_quantized:
+            raise ImportFitError(f"{key} is not a plain tensor of values ({t.layout}, {t.device.type}); "
+                                 "save the state_dict of a trained model")
+        if not key.endswith("num_batches_tracked") and not t.is_floating_point():
+            raise ImportFitError(f"{key} holds {t.dtype} values; expected floating-point weights")
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise ImportFitError(f"{key} contains NaN or infinite values")
     sd = {k: (v.float() if v.is_floating_point() else v.long()) for k, v in sd.items()}
@@ -197,7 +206,7 @@ def fit_generator(sd: dict) -> tuple[Generator, ModelConfig]:
         with torch.no_grad():
             out = G(torch.zeros(2, cfg.z_dim))
     except RuntimeError as e:
-        raise ImportFitError(f"the weights do not load into the Generator: {str(e).splitlines()[0]}") from None
+        raise ImportFitError(f"the weights do not load into the Generator: {state_dict_problem(e)}") from None
     want = (2, cfg.channels, cfg.image_size, cfg.image_size)
     if tuple(out.shape) != want or not torch.isfinite(out).all():
         raise ImportFitError(f"a forward pass gives {tuple(out.shape)}; expected {want} with finite values")

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from .config import ConfigError, TrainConfig
 from .data import check_source
-from .rundir import ACTIVE_STATES, RunDir, atomic_write_json
+from .rundir import ACTIVE_STATES, RunDir, WriteError, atomic_write_json, pid_alive
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,47 +42,125 @@ def _spawn(args: list[str], run: RunDir, total_steps: int) -> int:
     return proc.pid
 
 
+def check_launch(cfg: TrainConfig) -> None:
+    """Everything about cfg that can be checked before a run folder exists, so a launch that cannot
+    work leaves nothing behind: the config, its data (as the trainer, in PROJECT_ROOT, will find
+    it), the device and, with eval_every, the evaluator's classifier."""
+    cfg.validate()
+    check_source(cfg, base=PROJECT_ROOT)
+    from .train import resolve_device
+    resolve_device(cfg.device)
+    if cfg.eval_every:
+        from .evaluate import classifier_path
+        if not classifier_path(cfg.dataset).is_file():
+            raise ConfigError(f"eval_every needs the evaluator's classifier {classifier_path(cfg.dataset)}, which is "
+                              "not there; train it (python -m dcgan train-evaluator) or use eval_every=0")
+
+
 def start_training(cfg: TrainConfig, checkpoints: str | Path) -> RunDir:
     """Validate cfg and start a new run in its own process; returns its run directory."""
-    cfg.validate()
-    check_source(cfg)
+    check_launch(cfg)
     run = RunDir.of(checkpoints, cfg.run_name)
     if run.exists() or run.path.exists() and any(run.path.iterdir()):
         raise ConfigError(f"a run named {cfg.run_name!r} already exists; pick another name")
     run.path.mkdir(parents=True, exist_ok=True)
     # the trainer reads its config from this file, so what the app shows is exactly what runs
-    request = run.path / "request.json"
-    atomic_write_json(request, cfg.to_dict())
-    _spawn(["train", "--config", str(request.resolve()), "--checkpoints", str(Path(checkpoints).resolve())], run,
-           cfg.steps)
+    atomic_write_json(run.request_path, cfg.to_dict())
+    _spawn(["train", "--config", str(run.request_path.resolve()), "--checkpoints", str(Path(checkpoints).resolve())],
+           run, cfg.steps)
     return run
 
 
-def resume_training(checkpoints: str | Path, run_name: str, more_steps: int) -> RunDir:
-    """Continue a stopped, failed or finished run for more_steps steps in its own process."""
+def resume_training(checkpoints: str | Path, run_name: str, steps: int | None = None, more: int | None = None,
+                    **overrides) -> RunDir:
+    """Continue a stopped, failed or finished run in its own process: to its configured end (neither
+    steps nor more), to a new total of `steps`, or for `more` steps beyond its last checkpoint.
+    overrides: new values of what a resume may change (lr_d, lr_g, label_smoothing, eval_every, ...)."""
     from .train import resume_config
     run = RunDir.of(checkpoints, run_name)
     if run.status().get("state") in ACTIVE_STATES:
         raise ConfigError(f"run {run_name!r} is already running")
     if not run.checkpoint_path.is_file():
         raise ConfigError(f"run {run_name!r} has no checkpoint to resume from")
-    cfg = resume_config(checkpoints, run_name, more=more_steps)  # fail here, not in the child, on bad input
-    _spawn(["resume", run_name, "--more", str(more_steps), "--checkpoints", str(Path(checkpoints).resolve())], run,
-           cfg.steps)
+    # fail here, not in the child, on bad input or data that has gone since
+    cfg = resume_config(checkpoints, run_name, steps, more, **overrides)
+    check_launch(cfg)
+    flags = [a for key, value in overrides.items() if value is not None
+             for a in ("--" + key.replace("_", "-"), str(value))]
+    # the total worked out here, so the child resumes to exactly what was checked
+    _spawn(["resume", run_name, "--steps", str(cfg.steps), *flags, "--checkpoints", str(Path(checkpoints).resolve())],
+           run, cfg.steps)
+    return run
+
+
+def _existing_run(checkpoints: str | Path, run_name: str) -> RunDir:
+    run = RunDir.of(checkpoints, run_name)
+    if not run.path.is_dir() or not any(p.is_file() for p in (run.config_path, run.status_path, run.request_path)):
+        raise ConfigError(f"no run named {run_name!r} in {checkpoints}")
     return run
 
 
 def stop_training(checkpoints: str | Path, run_name: str) -> None:
-    """Ask a run to stop at its next step boundary, after a checkpoint (STOP file and SIGTERM)."""
-    run = RunDir.of(checkpoints, run_name)
-    run.request_stop()
+    """Ask a running run to stop at its next step boundary, after a checkpoint (STOP file and
+    SIGTERM); a run that is not running is refused, with no STOP file left for a later trainer."""
+    run = _existing_run(checkpoints, run_name)
     st = run.status()
+    if st.get("state") not in ACTIVE_STATES:
+        raise ConfigError(f"run {run_name!r} is not running (it is {st.get('state')}); nothing to stop")
+    run.request_stop()
     pid = st.get("pid")
-    if st.get("state") in ACTIVE_STATES and pid:
+    # SIGTERM only to a trainer status() has seen alive here, as the process that wrote the pid: a
+    # pid from another host, a reused one, or a hostile -1 (every process of ours) gets none
+    if st.get("state") == "running" and pid_alive(pid, st.get("pid_start")) and st.get("host") == socket.gethostname():
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+
+
+# the models that come with the project, and the evaluator's classifiers: never deleted from here
+SHIPPED_RUNS = ("mnist", "fashion-mnist", "faces")
+SHIPPED_ROOT = PROJECT_ROOT / "checkpoints"
+
+
+def is_protected(run: RunDir) -> str | None:
+    """Why run may not be deleted (a shipped model, the evaluators, a run still training), or None."""
+    target = run.path.resolve()
+    for name in (*SHIPPED_RUNS, "evaluators"):
+        kept = (SHIPPED_ROOT / name).resolve()
+        # the folder itself, one inside it, or one that holds it (a link to checkpoints/, say)
+        if target == kept or target.is_relative_to(kept) or kept.is_relative_to(target):
+            return ("it holds the evaluator's classifiers" if name == "evaluators" else
+                    f"it is the {name} model shipped with the project")
+    state = run.status().get("state")
+    if state in ACTIVE_STATES:
+        return f"it is {state}; stop it first"
+    return None
+
+
+def delete_run(checkpoints: str | Path, run_name: str) -> None:
+    """Remove a run folder and everything in it; refused for the shipped models, the evaluators, a
+    run still training, and links out of checkpoints. Readers never see half a run: the folder is
+    renamed out of sight (a name list_runs skips) before its files go."""
+    run = _existing_run(checkpoints, run_name)
+    reason = is_protected(run)
+    if reason:
+        raise ConfigError(f"run {run_name!r} cannot be deleted: {reason}")
+    if run.path.is_symlink():  # a link to another run inside checkpoints: that run keeps its files
+        run.path.unlink()
+        return
+    lock = run.lock()  # no trainer holds the run, and none can start on it meanwhile
+    hidden = run.path.with_name(f".deleting-{run.name}-{os.getpid()}-{time.time_ns()}")
+    try:
+        os.rename(run.path, hidden)
+    except OSError as e:
+        raise WriteError(run.path, e) from None
+    finally:
+        os.close(lock)
+    try:
+        shutil.rmtree(hidden)
+    except OSError as e:
+        raise WriteError(hidden, e) from None
 
 
 def wait_for_state(run: RunDir, states: tuple[str, ...] = ("finished", "stopped", "failed", "interrupted"),
@@ -95,4 +175,5 @@ def wait_for_state(run: RunDir, states: tuple[str, ...] = ("finished", "stopped"
     raise TimeoutError(f"run {run.name} still {run.status().get('state')} after {timeout_s:.0f} s")
 
 
-__all__ = ["start_training", "resume_training", "stop_training", "wait_for_state"]
+__all__ = ["check_launch", "delete_run", "is_protected", "resume_training", "start_training", "stop_training",
+           "wait_for_state"]

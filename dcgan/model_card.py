@@ -7,7 +7,8 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from .rundir import RunDir, atomic_write_bytes, read_json
+from .evaluate import load_report
+from .rundir import RunDir, atomic_write_bytes, state_label
 
 DATA_NOTES = {
     "mnist": "MNIST training split (60,000 digits, 28x28 grey; LeCun, Cortes, Burges; CC BY-SA 3.0).",
@@ -42,7 +43,7 @@ def model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> st
     cfg = run.config() or {}
     status = run.status()
     fig = training_figures(run.metrics())
-    report = read_json(run.path / "eval.json") or {}
+    report = load_report(run.path) or {}  # None for a damaged eval.json too: the card leaves it out
     dataset = cfg.get("dataset", "?")
     data = data_note or DATA_NOTES.get(dataset, f"images from `{cfg.get('image_folder', '?')}`")
     lines = [f"# Model card: `{run.name}`", "",
@@ -56,7 +57,7 @@ def model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> st
              f"{'on' if cfg.get('adaptive_lr') else 'off'}, seed {cfg.get('seed')}; full settings in `config.json`"]
     if fig:
         lines.append(f"- **Run:** {fig['steps']:,} steps ({_fmt(fig['epochs'])} epochs), state "
-                     f"`{status.get('state', '?')}`, {fig['wall_s'] / 60:.0f} min of training wall time, median "
+                     f"`{state_label(status)}`, {fig['wall_s'] / 60:.0f} min of training wall time, median "
                      f"{fig['median_images_per_s']:.0f} images/s (2-core CPU, shared with other work)")
     if report:
         gen, real = report.get("generated", {}), report.get("real", {})

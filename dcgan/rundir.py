@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import math
 import os
 import re
 import socket
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import faults
-from .config import RUN_NAME_RE, ConfigError
+from .config import RUN_NAME_RE, ConfigError, TrainConfig
 
 # 'interrupted' is never written: readers report it for a 'running' run whose trainer is gone
 STATES = ("starting", "running", "finished", "stopped", "failed", "interrupted")
@@ -77,11 +78,27 @@ def atomic_write_json(path: Path, obj) -> None:
 
 def read_json(path: Path) -> dict | None:
     """A JSON object file, or None when it is missing, unreadable or not an object."""
+    return read_json_object(path)[0]
+
+
+def read_json_object(path: Path) -> tuple[dict | None, str | None]:
+    """A JSON object file and None, or None and why it cannot be used ('config.json is missing',
+    '... is not valid JSON', '... is not a JSON object'), one line for the user."""
+    name = Path(path).name
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+        data = json.loads(Path(path).read_bytes())
+    except FileNotFoundError:
+        return None, f"{name} is missing"
+    except IsADirectoryError:
+        return None, f"{name} is a folder, not a file"
+    except OSError as e:
+        return None, f"{name} cannot be read ({e.strerror or e})"
+    # binary junk (UnicodeDecodeError is a ValueError) and absurd nesting (RecursionError) alike
+    except (ValueError, RecursionError):
+        return None, f"{name} is not valid JSON"
+    if not isinstance(data, dict):
+        return None, f"{name} is not a JSON object"
+    return data, None
 
 
 def jsonl_line(record: dict) -> str:
@@ -99,25 +116,91 @@ def npy_bytes(array) -> bytes:
     return buf.getvalue()
 
 
-def read_jsonl(path: Path, tail_bytes: int | None = None) -> list[dict]:
-    """All complete records (or those in the last tail_bytes); a torn or corrupt line (a writer
-    mid-append) is skipped."""
-    records = []
+class Records(list):
+    """Records read from a .jsonl file; `skipped` counts the damaged lines left out (a torn last
+    line, which a writer may still be appending, is not counted)."""
+
+    skipped: int = 0
+
+    def __init__(self, records=(), skipped: int = 0):
+        super().__init__(records)
+        self.skipped = skipped
+
+
+def read_jsonl(path: Path, tail_bytes: int | None = None) -> Records:
+    """All complete records (or those in the last tail_bytes). A torn last line (a writer
+    mid-append) is left out; so is, and counted in .skipped, any line that is not a JSON object:
+    junk, invalid UTF-8, a JSON list or number, the NUL bytes a power cut leaves."""
+    records = Records()
     try:
         with open(path, "rb") as f:
             if tail_bytes is not None and f.seek(0, os.SEEK_END) > tail_bytes:
                 f.seek(-tail_bytes, os.SEEK_END)
                 f.readline()  # most likely the end of a record cut in two: not a record
+            elif tail_bytes is not None:
+                f.seek(0)  # a file shorter than the tail: all of it (the size check went to its end)
             for line in f:
                 if not line.endswith(b"\n"):
                     break
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
+                record = _jsonl_record(line)
+                if record is not None:
+                    records.append(record)
+                if record is None or b"\0" in line:
+                    records.skipped += bool(line.strip())
     except FileNotFoundError:
         pass
     return records
+
+
+def _jsonl_record(line: bytes) -> dict | None:
+    # a power cut can leave NUL bytes where lines were; what follows the last of them is a line
+    # appended after it, so it is read rather than lost with them
+    line = line.rpartition(b"\0")[2]
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+    return record if isinstance(record, dict) else None
+
+
+# the numbers the trainer writes into metrics.jsonl and eval.jsonl (dcgan/train.py, dcgan/evaluate.py);
+# a record where one of them is not a number is damaged and left out by the readers below
+METRIC_NUMBERS = ("epoch", "time", "loss_d", "loss_g", "d_x", "d_g_z", "d_g_z_after", "acc_real", "acc_fake",
+                  "lr_d", "lr_g", "images_per_s")
+EVAL_NUMBERS = ("images", "fid", "precision", "recall", "classes_covered", "class_kl", "modes_covered", "modes_kl",
+                "confident_fraction", "seconds")
+MAX_NUMBER = 2.0 ** 63  # JSON allows integers too big for a float, which every chart would choke on
+
+
+def is_number(value) -> bool:
+    """A finite int or float that converts to a float (bool is no number here)."""
+    return type(value) in (int, float) and value - value == 0 and -MAX_NUMBER < value < MAX_NUMBER
+
+
+def is_step(value) -> bool:
+    return type(value) is int and 0 <= value < MAX_NUMBER
+
+
+def valid_metrics_record(record: dict) -> bool:
+    """A metrics.jsonl record every reader can use: a step, and numbers where numbers belong."""
+    return is_step(record.get("step")) and all(is_number(record[k]) for k in METRIC_NUMBERS if k in record)
+
+
+def valid_eval_record(record: dict) -> bool:
+    """An eval.jsonl record every reader can use: a step, numbers, its floor a dict of numbers,
+    class shares a list of numbers, a warning a string."""
+    if not (is_step(record.get("step")) and all(is_number(record[k]) for k in EVAL_NUMBERS if k in record)):
+        return False
+    floor, share = record.get("floor", {}), record.get("class_share", [])
+    return (isinstance(floor, dict) and all(is_number(floor[k]) for k in EVAL_NUMBERS if k in floor)
+            and isinstance(share, list) and all(map(is_number, share))
+            and isinstance(record.get("collapse_warning", ""), str))
+
+
+def valid_records(records: Records, valid) -> Records:
+    kept = Records([r for r in records if valid(r)], records.skipped)
+    kept.skipped += len(records) - len(kept)
+    return kept
 
 
 def step_name(step: int) -> str:
@@ -198,6 +281,7 @@ class RunDir:
     log_path = property(lambda self: self.path / "train.log")
     stop_path = property(lambda self: self.path / "STOP")
     launch_path = property(lambda self: self.path / "launch.json")
+    request_path = property(lambda self: self.path / "request.json")  # what the app asked to train
     # evaluation: the trainer appends eval.jsonl every eval_every steps; `evaluate` writes eval.json
     eval_log_path = property(lambda self: self.path / "eval.jsonl")
     eval_report_path = property(lambda self: self.path / "eval.json")
@@ -215,11 +299,37 @@ class RunDir:
     def config(self) -> dict | None:
         return read_json(self.config_path)
 
+    def config_or_request(self) -> tuple[dict | None, str | None]:
+        """config.json, or the request the app wrote before the trainer started, as read_json_object
+        gives it: the dict and None, or None and why it cannot be read."""
+        source = self.config_path if self.config_path.exists() or not self.request_path.exists() else \
+            self.request_path
+        return read_json_object(source)
+
+    def config_problem(self) -> str | None:
+        """Why the run's config (config.json, or request.json before the trainer wrote config.json)
+        cannot be used: not valid JSON, not an object, unknown keys, bad values; None when it can."""
+        data, problem = self.config_or_request()
+        if problem:
+            return problem
+        try:
+            TrainConfig.from_dict(data)
+        except (ConfigError, TypeError) as e:
+            return str(e)
+        return None
+
     def status(self) -> dict:
         """status.json, with a run whose trainer vanished without saying so reported as 'interrupted'
-        (and one that never got going as 'failed'); CLI and app both show this."""
-        st = read_json(self.status_path) or {"state": "unknown"}
-        heartbeat = st.get("heartbeat") if isinstance(st.get("heartbeat"), (int, float)) else 0
+        (and one that never got going as 'failed'); CLI and app both show this. A status.json that
+        is missing (for a run that exists), unreadable or broken is state 'unknown' with the reason
+        in 'error'."""
+        st, problem = read_json_object(self.status_path)
+        if st is None:
+            if self.status_path.exists() or self.exists() or self.request_path.exists():
+                return {"state": "unknown", "error": problem}
+            return {"state": "unknown"}  # no run here at all
+        st = _clean_status(st)
+        heartbeat = st.get("heartbeat") if is_number(st.get("heartbeat")) else 0
         if st.get("state") == "starting":
             launcher_pid = (read_json(self.launch_path) or {}).get("pid")
             gone = launcher_pid is not None and not pid_alive(launcher_pid)
@@ -260,17 +370,18 @@ class RunDir:
             p.unlink(missing_ok=True)
         return found
 
-    def metrics(self) -> list[dict]:
-        return read_jsonl(self.metrics_path)
+    def metrics(self) -> Records:
+        """Every metrics record, damaged ones left out and counted in .skipped."""
+        return valid_records(read_jsonl(self.metrics_path), valid_metrics_record)
 
-    def recent_metrics(self, max_bytes: int = 32_768) -> list[dict]:
+    def recent_metrics(self, max_bytes: int = 32_768) -> Records:
         """The newest metrics records (about the last 150): what a progress line needs, read in
         constant time however long the run."""
-        return read_jsonl(self.metrics_path, max_bytes)
+        return valid_records(read_jsonl(self.metrics_path, max_bytes), valid_metrics_record)
 
-    def evaluations(self) -> list[dict]:
-        """The trainer's periodic evaluation records (eval.jsonl), oldest first."""
-        return read_jsonl(self.eval_log_path)
+    def evaluations(self) -> Records:
+        """The trainer's periodic evaluation records (eval.jsonl), oldest first, damaged ones left out."""
+        return valid_records(read_jsonl(self.eval_log_path), valid_eval_record)
 
     def snapshot_steps(self) -> list[int]:
         """Steps that have a snapshot grid PNG, ascending."""
@@ -284,10 +395,66 @@ class RunDir:
         return [s for s in self.snapshot_steps() if self.snapshot_weights_path(s).is_file()]
 
     def request_stop(self) -> None:
+        # the request's time, so a trainer started later can tell a stale request from its own
         atomic_write_bytes(self.stop_path, f"{time.time()}\n".encode())
 
     def stop_requested(self) -> bool:
         return self.stop_path.exists()
+
+    def stop_request_time(self) -> float | None:
+        """When the pending stop request was made (the time in STOP, else the file's own), or None."""
+        try:
+            text = self.stop_path.read_bytes()[:64]
+            mtime = self.stop_path.stat().st_mtime
+        except OSError:
+            return None
+        try:
+            written = float(text)
+        except ValueError:  # an empty or foreign STOP (`touch STOP`): its modification time says
+            return mtime
+        return written if math.isfinite(written) else mtime
+
+
+def _clean_status(st: dict) -> dict:
+    """status.json's fields with the wrong type left out, so no reader trips over them; an unknown
+    state is 'unknown' with the reason."""
+    st = dict(st)
+    for key in ("step", "total_steps"):
+        if key in st and not is_step(st[key]):
+            del st[key]
+    if not isinstance(st.get("error"), (str, type(None))):
+        st["error"] = str(st["error"])[:500]
+    if st.get("error") and "\n" in st["error"]:  # older trainers put a traceback under the message
+        st["error"] = (st["error"].strip().splitlines() or [""])[0]
+    if "warnings" in st and not (isinstance(st["warnings"], list) and all(isinstance(w, str) for w in st["warnings"])):
+        del st["warnings"]
+    diverged = st.get("diverged")
+    if diverged is not None and not (isinstance(diverged, dict) and is_step(diverged.get("step"))
+                                     and isinstance(diverged.get("why", ""), str)):
+        del st["diverged"]
+    if st.get("state") not in STATES:
+        st.update(state="unknown", error=f"status.json has no valid state ({str(st.get('state'))[:40]!r})")
+    return st
+
+
+def state_label(status: dict) -> str:
+    """A run's state as a reader shows it: 'finished', or 'finished · diverged at step 30'."""
+    label = str(status.get("state", "unknown"))
+    diverged = status.get("diverged")
+    if isinstance(diverged, dict) and is_step(diverged.get("step")):
+        label += f" · diverged at step {diverged['step']}"
+    return label
+
+
+def process_started_at(pid: int | None = None) -> float | None:
+    """When process pid (default: this one) started, as a time.time() value, from /proc; None where
+    /proc is not there. Its age is measured on the boot clock /proc counts in, which wall-clock
+    changes do not move."""
+    start = process_start(os.getpid() if pid is None else pid)
+    if start is None:
+        return None
+    age = time.clock_gettime(time.CLOCK_BOOTTIME) - start / os.sysconf("SC_CLK_TCK")
+    return time.time() - age
 
 
 def list_runs(checkpoints: str | Path) -> list[RunDir]:
@@ -300,6 +467,9 @@ def list_runs(checkpoints: str | Path) -> list[RunDir]:
     runs = [r for r in runs if (r.exists() or r.status_path.is_file()) and r.contained_in(root)]
 
     def born(r: RunDir) -> float:
-        return (r.config_path if r.exists() else r.status_path).stat().st_mtime
+        try:
+            return (r.config_path if r.exists() else r.status_path).stat().st_mtime
+        except OSError:  # deleted (or renamed away by delete_run) since it was listed
+            return 0.0
 
     return sorted(runs, key=born, reverse=True)

@@ -1,6 +1,7 @@
 """Training: small pure loss helpers, one step function, and a loop that owns the run directory."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import os
@@ -20,13 +21,19 @@ from . import faults
 from .checkpoint import (CheckpointError, checkpoint_step, export_generator, load_training_state,
                          save_training_state, state_dict_problem)
 from .config import ConfigError, ModelConfig, TrainConfig
-from .data import BatchSource, DataError, load_dataset
-from . import distributed
+from .data import BatchSource, DataError, dataset_warnings, load_dataset
+from . import distributed, health
 from .distributed import SINGLE, World
 from .imaging import make_grid, png_bytes, to_uint8
 from .models import Discriminator, Generator
-from .rundir import (RunDir, WriteError, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes, process_start,
-                     read_json, read_jsonl)
+from .rundir import (RunDir, WriteError, atomic_write_bytes, atomic_write_json, is_step, jsonl_line, npy_bytes,
+                     process_start, read_json)
+
+
+class TrainingFailed(RuntimeError):
+    """Training stopped on an unexpected error: a one-line message; the traceback went to the log
+    (train.log for a launched trainer) and is this exception's __cause__."""
+
 
 # --- losses (seed 002: BCE, with the non-saturating generator loss) ------------------------------
 
@@ -164,6 +171,15 @@ class Stopper:
     def requested(self) -> bool:
         return self.signalled or self.run.stop_requested()
 
+    def drop_stale(self, started_at: float) -> bool:
+        """Delete a stop request made before this trainer started (one that came too late for an
+        earlier trainer); a request made since, while this one was starting, stays. True if dropped."""
+        asked = self.run.stop_request_time()
+        if asked is None or asked >= started_at:
+            return False
+        self.run.stop_path.unlink(missing_ok=True)
+        return True
+
 
 class Trainer:
     """Owns G, D, optimisers, data and the run directory of one run."""
@@ -199,6 +215,11 @@ class Trainer:
         self.data: BatchSource | None = None
         self.evaluator = None  # dcgan.evaluate.TrainingEvaluator when cfg.eval_every > 0
         self._last_status_write = 0.0
+        # kept in every status write: what the dataset makes doubtful, and a divergence once seen
+        self.warnings: list[str] = []
+        self.diverged: dict | None = None
+        self._divergence_window = health.divergence_window(cfg.steps)
+        self._recent = collections.deque(maxlen=self._divergence_window)  # the newest metrics records
 
     # --- run-directory writes ---------------------------------------------------------------------
     def write_status(self, state: str, error: str | None = None, force: bool = True) -> None:
@@ -208,7 +229,17 @@ class Trainer:
         if not force and now - self._last_status_write < 1.0:
             return  # the heartbeat needs no more than one write a second
         self._last_status_write = now
-        write_status(self.run, state, self.step, self.cfg.steps, error)
+        write_status(self.run, state, self.step, self.cfg.steps, error, self.warnings, self.diverged)
+
+    def watch_health(self, record: dict) -> None:
+        """Flag the run (status.json "diverged") the first time its statistics show a divergence."""
+        self._recent.append(record)
+        if self.diverged or not health.collapsed(record):
+            return
+        self.diverged = health.divergence(self._recent, self._divergence_window)
+        if self.diverged:
+            self.log(f"warning: training diverged at step {self.diverged['step']}: {self.diverged['why']}")
+            self.write_status("running")
 
     def snapshot(self) -> None:
         """The fixed-z grid PNG and (optionally) fp16 G weights for this step."""
@@ -260,18 +291,15 @@ class Trainer:
             self.D.load_state_dict(state["D"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
-        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise CheckpointError(f"{self.run.checkpoint_path} does not fit this run's config (another "
                                   f"architecture or image size?): {state_dict_problem(e)}") from None
-        self.step = int(state["step"])
-        # learning rates changed for the resume (after a divergence, say) win over the saved ones
-        for opt, key in ((self.opt_d, "lr_d"), (self.opt_g, "lr_g")):
-            if getattr(self.cfg, key) != state["config"].get(key):
-                set_lr(opt, getattr(self.cfg, key))
-        torch.set_rng_state(state["torch_rng"])
-        self.z_gen.set_state(state["z_rng"])
-        if "cuda_rng" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        try:
+            self._restore_counters(state)
+        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError):
+            # a file that has the right keys but not what this trainer writes under them
+            raise CheckpointError(f"{self.run.checkpoint_path} is not a training checkpoint of this project "
+                                  "(its step, config or random states are not what the trainer saves)") from None
         if not self.main:
             return  # the rest tidies the run directory, which is the main process's to write
         self.fixed_z = torch.from_numpy(np.load(self.run.fixed_z_path, allow_pickle=False))
@@ -281,12 +309,38 @@ class Trainer:
             if step > self.step:
                 self.run.snapshot_weights_path(step).unlink(missing_ok=True)
                 self.run.grid_path(step).unlink(missing_ok=True)
-        kept = [r for r in read_jsonl(self.run.metrics_path) if r.get("step", 0) <= self.step]
+        # damaged lines (junk, NUL bytes, a string for a loss) are dropped here rather than kept forever
+        metrics = self.run.metrics()
+        kept = [r for r in metrics if r["step"] <= self.step]
+        self._drop_note(metrics.skipped, "metrics.jsonl")
         atomic_write_bytes(self.run.metrics_path, "".join(jsonl_line(r) for r in kept).encode())
+        # the divergence flag follows the metrics kept: a resume from before the divergence clears it
+        self.diverged = health.divergence(kept, self._divergence_window)
+        self._recent.extend(kept[-self._divergence_window:])
         if self.run.eval_log_path.exists():
-            kept = [r for r in self.run.evaluations() if r.get("step", 0) <= self.step]
+            evaluations = self.run.evaluations()
+            self._drop_note(evaluations.skipped, "eval.jsonl")
+            kept = [r for r in evaluations if r["step"] <= self.step]
             atomic_write_bytes(self.run.eval_log_path, "".join(jsonl_line(r) for r in kept).encode())
         atomic_write_json(self.run.config_path, self.cfg.to_dict())
+
+    def _restore_counters(self, state: dict) -> None:
+        step = state["step"]
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            raise ValueError("step")
+        self.step = step
+        # learning rates changed for the resume (after a divergence, say) win over the saved ones
+        for opt, key in ((self.opt_d, "lr_d"), (self.opt_g, "lr_g")):
+            if getattr(self.cfg, key) != state["config"].get(key):
+                set_lr(opt, getattr(self.cfg, key))
+        torch.set_rng_state(state["torch_rng"])
+        self.z_gen.set_state(state["z_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+
+    def _drop_note(self, skipped: int, name: str) -> None:
+        if skipped:
+            self.log(f"dropped {skipped} malformed line(s) from {name} (not JSON records the trainer wrote)")
 
     def load_data(self) -> None:
         cfg = self.cfg
@@ -298,6 +352,11 @@ class Trainer:
         classes = f", classes {', '.join(images.classes)}" if images.classes else ""
         self.log(f"dataset {images.name}: {len(images)} images at {cfg.image_size}px, "
                  f"{cfg.channels} channel(s){classes}")
+        self.warnings = dataset_warnings(len(images), cfg.batch_size)
+        for warning in self.warnings:
+            self.log(f"warning: {warning}")
+        if self.warnings:
+            self.write_status("running")
         self.data = BatchSource(images.images, cfg.batch_size, cfg.seed, self.device, self.world)
         if self.world.distributed:
             self.log(f"data-parallel on {self.world.world_size} processes ({torch.distributed.get_backend()}): "
@@ -380,6 +439,7 @@ class Trainer:
                     if faults.armed:  # tests only: a line torn by a kill
                         line = faults.half_write(metrics_file, line, "append:metrics.jsonl")
                     metrics_file.write(line)
+                    self.watch_health(record)
 
                 if self.step % cfg.snapshot_every == 0 or self.step == cfg.steps:
                     self.snapshot()
@@ -409,12 +469,17 @@ class Trainer:
                 bar.close()
 
 
-def write_status(run: RunDir, state: str, step: int, total_steps: int, error: str | None = None) -> None:
+def write_status(run: RunDir, state: str, step: int, total_steps: int, error: str | None = None,
+                 warnings: list[str] | None = None, diverged: dict | None = None) -> None:
     # pid_start and host let readers tell this process from a later one with the same pid
     pid = os.getpid()
-    atomic_write_json(run.status_path, {"state": state, "pid": pid, "pid_start": process_start(pid),
-                                        "host": socket.gethostname(), "step": step, "total_steps": total_steps,
-                                        "heartbeat": time.time(), "error": error})
+    status = {"state": state, "pid": pid, "pid_start": process_start(pid), "host": socket.gethostname(),
+              "step": step, "total_steps": total_steps, "heartbeat": time.time(), "error": error}
+    if warnings:
+        status["warnings"] = list(warnings)
+    if diverged:
+        status["diverged"] = diverged
+    atomic_write_json(run.status_path, status)
 
 
 def _progress_bar(start: int, total: int, enabled: bool):
@@ -429,12 +494,15 @@ def _progress_bar(start: int, total: int, enabled: bool):
 
 def train(cfg: TrainConfig, checkpoints: str | Path = "checkpoints", resume: bool = False,
           step_fn=train_step, progress: bool = True, handle_sigterm: bool = False,
-          log: Callable[[str], None] = print) -> str:
+          log: Callable[[str], None] = print, started_at: float | None = None) -> str:
     """Run (or resume) a training run in checkpoints/<cfg.run_name>; returns its final state.
 
     A run that cannot be started (name taken, no checkpoint, already running) raises and is left
-    as it was; any error after that is recorded in status.json as 'failed' and re-raised.
+    as it was; any error after that is recorded in status.json as 'failed' and re-raised (an
+    unexpected one as TrainingFailed, its traceback logged). A stop request older than started_at
+    (default: now; the CLI passes its process's start) is stale and dropped.
     """
+    started_at = time.time() if started_at is None else started_at
     cfg.validate()
     run = RunDir.of(checkpoints, cfg.run_name)
     world = distributed.world_from_env()  # under torchrun: this process's rank among world_size
@@ -447,7 +515,8 @@ def train(cfg: TrainConfig, checkpoints: str | Path = "checkpoints", resume: boo
             raise WriteError(run.path, e) from None
     try:
         distributed.start(world, resolve_device(cfg.device))
-        return _train_locked(cfg, checkpoints, run, resume, step_fn, progress, handle_sigterm, log, world)
+        return _train_locked(cfg, checkpoints, run, resume, step_fn, progress, handle_sigterm, log, world,
+                             started_at)
     finally:
         distributed.stop(world)
         if lock is not None:
@@ -455,7 +524,8 @@ def train(cfg: TrainConfig, checkpoints: str | Path = "checkpoints", resume: boo
 
 
 def _train_locked(cfg: TrainConfig, checkpoints: str | Path, run: RunDir, resume: bool, step_fn, progress: bool,
-                  handle_sigterm: bool, log: Callable[[str], None], world: World = SINGLE) -> str:
+                  handle_sigterm: bool, log: Callable[[str], None], world: World = SINGLE,
+                  started_at: float = 0.0) -> str:
     # the main process checks; should it refuse, torchrun stops the others
     if not world.is_main:
         pass
@@ -464,9 +534,11 @@ def _train_locked(cfg: TrainConfig, checkpoints: str | Path, run: RunDir, resume
             raise ConfigError(f"run {cfg.run_name!r} has no checkpoint to resume from")
     elif run.exists():
         raise ConfigError(f"run {cfg.run_name!r} already exists in {checkpoints}; pick another name or resume it")
-    world.barrier()  # no process reads the run folder before the main one has checked it
     # before the first status write makes our pid public, so a stop request is never a kill
     stopper = Stopper(run, handle_sigterm)
+    if world.is_main and stopper.drop_stale(started_at):
+        log("ignored a stop request made before this trainer started")
+    world.barrier()  # no process reads the run folder before the main one has checked it
     trainer = None
     try:
         trainer = Trainer(cfg, run, log, world)
@@ -483,18 +555,31 @@ def _train_locked(cfg: TrainConfig, checkpoints: str | Path, run: RunDir, resume
         storage = isinstance(e, OSError) and not isinstance(e, WriteError) and e.errno in WriteError.HINTS
         if storage:  # an append to metrics.jsonl, say, on a full disk
             e = WriteError(Path(e.filename or run.metrics_path), e)
-        error = str(e) if isinstance(e, (DataError, ConfigError, CheckpointError)) else \
-            f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}"
+        expected = isinstance(e, (DataError, ConfigError, CheckpointError, WriteError))
+        error = str(e) if expected else f"training failed: {one_line(e)}"
         if isinstance(e, WriteError):
             error = (f"{e}. Nothing half-written replaced a good file: the last checkpoint "
                      f"({_last_checkpoint(run)}) is kept; free space or make the folder writable, then resume")
+        elif isinstance(e, Exception) and not expected:
+            # users get one line in status.json; whoever debugs it gets the traceback in the log
+            error += " (the traceback is in train.log, or the trainer's output)"
+            log(f"error: {error}\n{traceback.format_exc()}")
         try:
-            write_status(run, "failed", trainer.step if trainer else run.status().get("step", 0), cfg.steps, error)
+            write_status(run, "failed", trainer.step if trainer else run.status().get("step", 0), cfg.steps, error,
+                         trainer.warnings if trainer else None, trainer.diverged if trainer else None)
         except OSError:
             pass  # nothing can be written there: the error reaches stderr (train.log) alone
         if storage:
             raise e from None
+        if isinstance(e, Exception) and not expected:
+            raise TrainingFailed(error) from e
         raise
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its message."""
+    first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+    return f"{type(error).__name__}: {first[:300]}" if first else type(error).__name__
 
 
 def _last_checkpoint(run: RunDir) -> str:
@@ -510,21 +595,32 @@ RESUME_OVERRIDES = ("lr_d", "lr_g", "label_smoothing", "eval_every", "eval_sampl
 
 def resume_config(checkpoints: str | Path, run_name: str, steps: int | None = None, more: int | None = None,
                   **overrides) -> TrainConfig:
-    """The saved config of a run, with its total steps raised for a resume and, optionally, new
-    learning rates or label smoothing (RESUME_OVERRIDES)."""
+    """The saved config of a run for a resume: to its configured end (config.json's steps), to a
+    new total (steps) or `more` steps beyond its last checkpoint; optionally with new learning
+    rates or label smoothing (RESUME_OVERRIDES)."""
     run = RunDir.of(checkpoints, run_name)
     if not run.exists():
         raise ConfigError(f"no run named {run_name!r} in {checkpoints}")
+    if steps is not None and more is not None:
+        raise ConfigError("give the new total (steps) or the steps to add (more), not both")
+    for name, value in (("steps", steps), ("more", more)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ConfigError(f"{name} must be a whole number of steps, not {value!r}")
     cfg = TrainConfig.load(run.config_path)
     # a resume starts from the last checkpoint, which a failed or killed run may have passed
     if run.checkpoint_path.is_file():
         done = checkpoint_step(run.checkpoint_path)
     else:
-        done = (read_json(run.generator_config_path) or {}).get("step", run.status().get("step", 0))
+        done = (read_json(run.generator_config_path) or {}).get("step")
+        done = done if is_step(done) else run.status().get("step", 0)
     if steps is not None:
         cfg.steps = steps
     elif more is not None:
         cfg.steps = done + more
+    elif cfg.steps <= done:
+        end = "its configured end" if cfg.steps == done else f"past its configured end ({cfg.steps})"
+        raise ConfigError(f"run {run_name!r} is at step {done}, {end}; ask for more steps "
+                          f"(--more N, or --steps above {done})")
     if cfg.steps <= done:
         raise ConfigError(f"run {run_name!r} is at step {done}; ask for more steps (--more N or --steps > {done})")
     for key, value in overrides.items():

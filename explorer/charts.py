@@ -193,7 +193,9 @@ def class_histogram_figure(shares: list[float], names: list[str] | None = None,
     fig = go.Figure(go.Bar(x=names, y=shares, name="generated"))
     if real_shares is not None:
         fig.add_trace(go.Bar(x=names, y=real_shares, name="real test set", opacity=0.5))
+    # category axis: digit names would otherwise make a numeric axis labelled 0, 2, 4, ...
     fig.update_layout(barmode="group")
+    fig.update_xaxes(type="category", tickmode="array", tickvals=names, ticktext=names)
     return _lay_out(fig, title, 300, "share", x_title="")
 
 

@@ -14,9 +14,9 @@ import streamlit as st
 import torch
 
 from dcgan.checkpoint import CheckpointError, load_run_generator
-from dcgan.config import ConfigError, TrainConfig
+from dcgan.config import bounds_text, in_bounds
 from dcgan.imaging import png_bytes
-from dcgan.rundir import RunDir, list_runs, read_json
+from dcgan.rundir import ACTIVE_STATES, RunDir, list_runs, read_json, state_label
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUN = "mnist"
@@ -37,40 +37,48 @@ def checkpoints_dir() -> Path:
 
 def run_config(run: RunDir) -> dict:
     """config.json, or the request the app wrote before the trainer started; {} when it is not a
-    valid config (config_problem says why), so no page trips over a hostile or broken file."""
-    return {} if config_problem(run) else _raw_config(run)
-
-
-def _raw_config(run: RunDir) -> dict:
-    return run.config() or read_json(run.path / "request.json") or {}
-
-
-def config_problem(run: RunDir) -> str | None:
-    """Why the run's config cannot be used (unknown keys, wrong types, values out of range), or None."""
-    data = _raw_config(run)
-    if not data:
-        return None
-    try:
-        TrainConfig.from_dict(data)
-    except (ConfigError, TypeError) as e:
-        return str(e)
-    return None
+    valid config (run.config_problem() says why), so no page trips over a hostile or broken file."""
+    return {} if run.config_problem() else run.config_or_request()[0]
 
 
 def step_options(run: RunDir) -> list[str]:
-    """'final' when the exported generator exists, then every snapshot step with weights, newest first."""
-    options = [FINAL] if run.generator_path.is_file() else []
-    return options + [str(s) for s in reversed(run.weight_steps())]
+    """'final' (the exported generator) and every snapshot step with weights, newest first: while a
+    run trains, its newest snapshot is ahead of the last export, and comes first."""
+    snapshots = run.weight_steps()
+    options = [(s, str(s)) for s in snapshots]
+    if run.generator_path.is_file():
+        # the export is as new as a snapshot of the same step: list it first; of unknown step (a
+        # damaged generator.json), first too, so its problem is what the user sees
+        step = final_step(run)
+        options.append((float("inf") if step is None else step + 0.5, FINAL))
+    return [o for _, o in sorted(options, reverse=True)]
+
+
+def is_finished_model(run: RunDir) -> bool:
+    """Whether generator.safetensors is the run's last word (not a checkpoint of a run still
+    training or stopped short of its end)."""
+    st_ = run.status()
+    return st_.get("state") not in ACTIVE_STATES and st_.get("step") == st_.get("total_steps")
 
 
 def step_label(run: RunDir, option: str) -> str:
-    # labels are what the URL keeps (bind="query-params"): no step number in the final model's,
+    # labels are what the URL keeps (bind="query-params"): no step number in the exported model's,
     # so a bookmarked link still means "final" after the run is resumed
-    return "final model" if option == FINAL else f"snapshot at step {int(option)}"
+    if option != FINAL:
+        return f"snapshot at step {int(option)}"
+    return "final model" if is_finished_model(run) else "last checkpoint"
+
+
+def step_text(run: RunDir, option: str | None) -> str:
+    """What a caption says about the chosen weights, always with their step."""
+    if option in (None, FINAL):
+        return f"{step_label(run, FINAL)} (step {final_step(run)})"
+    return f"step {int(option)}"
 
 
 def final_step(run: RunDir) -> int | None:
-    return (read_json(run.generator_config_path) or {}).get("step")
+    step = (read_json(run.generator_config_path) or {}).get("step")
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
 
 
 @dataclass
@@ -102,23 +110,34 @@ def sidebar() -> Selection:
             return Selection(checkpoints, None, None)
         names = [r.name for r in runs]
         default = names.index(DEFAULT_RUN) if DEFAULT_RUN in names else 0
+        # the run this session was looking at, if its folder has gone since: say so, never show
+        # another run under its name
+        gone = st.session_state.get("sidebar_run")
         if st.session_state.get("run") not in (None, *names):
-            del st.session_state["run"]  # a run deleted since: fall back to the default
+            gone = st.session_state["run"]
+            del st.session_state["run"]
         name = st.selectbox("Run", names, index=default, key="run", bind="query-params")
+        if gone not in (None, *names):
+            st.warning(f"Run **{gone}** is gone (its folder was deleted or moved); showing **{name}** instead.",
+                       icon=":material/folder_off:")
+        if st.session_state.get("sidebar_run") not in (None, name):
+            st.session_state.pop("step", None)  # another run: its own newest weights, not the last one's step
+        st.session_state["sidebar_run"] = name
         run = runs[names.index(name)]
+        status = run.status()
         options = step_options(run)
         if not options:
-            st.caption("This run has no generator weights yet.")
+            st.caption(f"state: **{state_label(status)}** · no generator weights yet")
             return Selection(checkpoints, run, None)
         if st.session_state.get("step") not in (None, *options):
             del st.session_state["step"]
         step = st.selectbox("Model step", options, index=0, key="step", bind="query-params",
                             format_func=lambda o: step_label(run, o),
-                            help="the final model or any snapshot that saved generator weights")
-        state = run.status().get("state", "unknown")
-        final = f" · final model at step {final_step(run)}" if step == FINAL and final_step(run) is not None else ""
+                            help="the final model (or, while a run trains, its last checkpoint) or any "
+                                 "snapshot that saved generator weights; newest first")
         imported = run_config(run).get("imported_from")
-        st.caption(f"state: **{state}**{final}" + (f" · imported from `{imported}`" if imported else ""))
+        st.caption(f"state: **{state_label(status)}** · showing {step_text(run, step)}"
+                   + (f" · imported from `{imported}`" if imported else ""))
     return Selection(checkpoints, run, step)
 
 
@@ -162,3 +181,33 @@ def progress_callback(label: str):
         bar.progress(min(1.0, done / max(total, 1)), text=f"{label} {done}/{total}")
 
     return update, bar
+
+
+SEED_MAX = 2**31 - 1  # seeds everywhere in the app; a training seed must stay well inside torch's 64 bits
+
+
+def bounded_number(container, label: str, low: float, high: float, value: float | None = None, key: str | None = None,
+                   help: str | None = None, **kwargs):
+    """A number box that takes any number and says next to it, in words, when it lies outside
+    [low, high]: a number_input's own min/max only outlines the box in red, silently.
+
+    Returns the value, or None when it is out of range (the message is already shown)."""
+    meta = dict(low=low, high=high, low_open=False, high_open=False)
+    allowed = bounds_text(meta)
+    text = f"{help} Allowed: {allowed}." if help else f"Allowed: {allowed}."
+    if value is not None and not (key is not None and key in st.session_state):
+        kwargs["value"] = value  # a value set through session_state must not be given twice
+    value = container.number_input(label, key=key, help=text, **kwargs)
+    if value is None or not in_bounds(value, meta):
+        container.error(f"**{label}** must be {allowed}.", icon=":material/error:")
+        return None
+    return value
+
+
+def skipped_lines_note(run: RunDir, *logs) -> None:
+    """Say how many malformed lines the readers skipped in a run's logs (a power cut can leave NUL
+    bytes at the end of an appended file): the charts are then missing those steps."""
+    skipped = sum(getattr(records, "skipped", 0) for records in logs)
+    if skipped:
+        st.caption(f":material/warning: {skipped} malformed line(s) in the logs of run **{run.name}** were "
+                   "skipped (damaged or not written by the trainer); their steps are missing from the charts.")

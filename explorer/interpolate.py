@@ -5,8 +5,8 @@ import numpy as np
 import streamlit as st
 
 from dcgan.explore import interpolation
-from dcgan.latent import z_from_seed
-from explorer.common import load_generator, progress_callback, show_image
+from dcgan.latent import MAX_FRAMES, z_from_seed
+from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image
 
 st.title("Interpolate")
 sel = st.session_state["selection"]
@@ -28,9 +28,8 @@ def endpoint(column, name: str, default_seed: int) -> np.ndarray | None:
         source = st.radio("From", SOURCES, key=f"interp_source_{name}", horizontal=True,
                           label_visibility="collapsed")
         if source == SOURCES[0]:
-            seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=default_seed, step=1,
-                                   key=f"interp_seed_{name}")
-            return z_from_seed(int(seed), G.z_dim)[0].numpy()
+            seed = bounded_number(st, "Seed", 0, SEED_MAX, default_seed, key=f"interp_seed_{name}", step=1)
+            return None if seed is None else z_from_seed(int(seed), G.z_dim)[0].numpy()
         if latent_z is None:
             st.error("There is no current z yet: open the Latent page first, or use a seed.")
             return None
@@ -44,19 +43,22 @@ z1 = endpoint(b, "End", 1)
 
 with st.form("interp_form"):
     c1, c2, c3, c4 = st.columns(4)
-    frames = c1.number_input("Frames", min_value=2, max_value=512, value=64, step=1, key="interp_frames")
+    frames = bounded_number(c1, "Frames", 2, MAX_FRAMES, 64, key="interp_frames", step=1,
+                            help="images from start to end, both included.")
     method = c2.radio("Path", ["slerp", "lerp"], horizontal=True, key="interp_method",
                       help="slerp follows the sphere Gaussian z vectors live on; lerp cuts through the middle")
     # browsers play GIF delays under 20 ms at 100 ms: 10 ms would be slower than 20
-    frame_ms = c3.number_input("Frame duration (ms)", min_value=20, max_value=5000, value=80, step=10)
-    scale = c4.number_input("Output scale", min_value=1, max_value=16, value=6, step=1,
-                            help="nearest-neighbour upscaling of each frame")
+    frame_ms = bounded_number(c3, "Frame duration (ms)", 20, 5000, 80, key="interp_frame_ms", step=10)
+    scale = bounded_number(c4, "Output scale", 1, 16, 6, key="interp_scale", step=1,
+                           help="nearest-neighbour upscaling of each frame.")
     o1, o2, _ = st.columns([1, 1, 2])
     loop = o1.checkbox("Loop", value=True)
     pingpong = o2.checkbox("Ping-pong", value=False, help="play forward, then back")
     go = st.form_submit_button("Interpolate", type="primary")
 
-if go and z0 is not None and z1 is not None:
+if go and None in (frames, frame_ms, scale):
+    st.error("Fix the fields marked above, then interpolate again.")
+elif go and z0 is not None and z1 is not None:
     progress, bar = progress_callback("Rendering frames…")
     try:
         result = interpolation(G, z0, z1, frames=int(frames), method=method, frame_ms=int(frame_ms), loop=loop,
@@ -67,14 +69,17 @@ if go and z0 is not None and z1 is not None:
         st.stop()
     bar.empty()
     st.session_state["interp_result"] = {"frames": result.frame_count, "gif": result.gif, "model": model_key,
-                                         "grid_png": result.grid_png, "method": method}
+                                         "grid_png": result.grid_png, "method": method,
+                                         "gif_frames": result.gif_frames}
 
 result = st.session_state.get("interp_result")
 if result and result["model"] == model_key:  # frames of another model would mislead
     g1, g2 = st.columns(2, gap="large")
     with g1:
         st.subheader("Animation")
-        show_image(result["gif"], caption=f"{result['frames']} frames, {result['method']}")
+        played = result.get("gif_frames", result["frames"])
+        back = f" ({result['frames']} forward, {played - result['frames']} back)" if played != result["frames"] else ""
+        show_image(result["gif"], caption=f"{played} GIF frames{back}, {result['method']}")
         st.download_button("Download GIF", result["gif"], file_name="interpolation.gif", mime="image/gif",
                            key="download_gif", on_click="ignore")
     with g2:

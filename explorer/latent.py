@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dcgan.explore import image_png, render_z, sweep_grid, z_from_upload, z_json, z_npy
+from dcgan.explore import SWEEP_LIMIT, image_png, render_z, sweep_grid, z_from_upload, z_json, z_npy
 from dcgan.latent import z_from_seed
-from explorer.common import load_generator, progress_callback, show_image
+from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image, step_text
 
 Z_LIMIT = 3.5  # slider range; a standard normal component lies within it 99.95 % of the time
 COMPONENTS_PER_GROUP = 20
@@ -30,7 +30,10 @@ def set_z(z: np.ndarray) -> None:
 
 
 def from_seed() -> None:
-    seed = int(st.session_state["latent_seed"])
+    seed = st.session_state["latent_seed"]
+    if seed is None or not 0 <= seed <= SEED_MAX:
+        return  # the box says what is allowed; z stays as it was
+    seed = int(seed)
     st.session_state["latent_seed_value"] = seed  # outlives the widget when another page is shown
     set_z(z_from_seed(seed, z_dim)[0].numpy())
 
@@ -71,13 +74,14 @@ z = st.session_state["latent_z"]
 
 left, right = st.columns([2, 3], gap="large")
 with left:
-    c1, c2, c3 = st.columns([4, 3, 3], vertical_alignment="bottom")
-    c1.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="latent_seed", on_change=from_seed)
+    # the seed box on its own row: wide enough for the ten digits a Random seed can have
+    bounded_number(st, "Seed", 0, SEED_MAX, key="latent_seed", step=1, on_change=from_seed,
+                   help="the same seed gives the same z on every page and in the CLI.")
+    c2, c3, _ = st.columns([1, 1, 1])
     c2.button("Random", on_click=random_seed, help="a new random seed", width="stretch")
     c3.button("Reset", on_click=from_seed, help="back to the seed's z", width="stretch")
     image = render_z(G, z, scale=IMAGE_SCALE)
-    step_text = "final model" if sel.step_number is None else f"step {sel.step_number}"
-    show_image(image, caption=f"G(z) · {sel.run.name} · {step_text}")
+    show_image(image, caption=f"G(z) · {sel.run.name} · {step_text(sel.run, sel.step)}")
     st.caption(f"|z| = {np.linalg.norm(z):.2f} (a typical z has |z| ≈ {np.sqrt(z_dim):.1f}). "
                "The Interpolate page can start or end at this z.")
     # downloads never rerun the page: there is nothing to recompute
@@ -110,24 +114,29 @@ st.caption("Rows are z components, columns are values across the range; every ot
 with st.form("sweep_form"):
     f1, f2, f3, f4 = st.columns([3, 1, 1, 1])
     components = f1.multiselect("Components", list(range(z_dim)), default=list(range(min(8, z_dim))))
-    low = f2.number_input("From", value=-3.0, step=0.5)
-    high = f3.number_input("To", value=3.0, step=0.5)
-    columns = f4.number_input("Columns", min_value=2, max_value=32, value=9)
+    low = bounded_number(f2, "From", -SWEEP_LIMIT, SWEEP_LIMIT, -3.0, key="sweep_low", step=0.5)
+    high = bounded_number(f3, "To", -SWEEP_LIMIT, SWEEP_LIMIT, 3.0, key="sweep_high", step=0.5)
+    columns = bounded_number(f4, "Columns", 2, 32, 9, key="sweep_columns", step=1)
     swept = st.form_submit_button("Sweep", type="primary")
 if swept:
-    if not components:
+    if None in (low, high, columns):
+        st.error("Fix the fields marked above, then sweep again.")
+    elif not components:
         st.error("Choose at least one component to sweep.")
     elif not low < high:
         st.error(f"'From' ({low}) must be below 'To' ({high}).")
     else:
         progress, bar = progress_callback("Rendering the sweep…")
-        grid = sweep_grid(G, z, sorted(components), low, high, int(columns), scale=3, progress=progress)
+        try:
+            grid = sweep_grid(G, z, sorted(components), low, high, int(columns), scale=3, progress=progress)
+        except ValueError as e:
+            st.error(str(e))
+        else:
+            st.session_state["latent_sweep"] = {"png": image_png(grid), "components": sorted(components),
+                                                "model": model_key, "low": low, "high": high}
         bar.empty()
-        st.session_state["latent_sweep"] = {"png": image_png(grid), "components": sorted(components),
-                                            "model": model_key,
-                                            "low": low, "high": high}
 sweep = st.session_state.get("latent_sweep")
 if sweep and sweep["model"] == model_key:  # a sweep of another model would mislead
-    show_image(sweep["png"], caption=f"components {', '.join(map(str, sweep['components']))} "
-                                     f"from {sweep['low']:g} to {sweep['high']:g}")
+    show_image(sweep["png"], caption=f"rows: components {', '.join(map(str, sweep['components']))}; "
+                                     f"columns: their value from {sweep['low']:g} to {sweep['high']:g}")
     st.download_button("Sweep PNG", sweep["png"], file_name="sweep.png", mime="image/png", on_click="ignore")

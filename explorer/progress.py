@@ -6,7 +6,7 @@ import streamlit as st
 from dcgan.explore import progression_gif
 from dcgan.evaluate import collapse_warnings
 from explorer.charts import auto_window, coverage_figure, discriminator_figure, fid_figure, loss_figure
-from explorer.common import progress_callback, show_image
+from explorer.common import bounded_number, progress_callback, show_image, skipped_lines_note
 
 PLAY_EVERY_S = 0.7
 GRID_WIDTH_PX = 484  # a 64-image grid of 28 px digits, doubled
@@ -23,6 +23,7 @@ if not steps:
     st.stop()
 metrics = run.metrics()
 evaluations = run.evaluations()  # eval.jsonl: empty unless the run was trained with eval_every
+skipped_lines_note(run, metrics, evaluations)
 for warned in collapse_warnings(evaluations)[-1:]:
     st.warning(f"Step {warned['step']}: {warned['collapse_warning']}. The Quality page has the details.",
                icon=":material/warning:")
@@ -31,7 +32,7 @@ if st.session_state.get("progress_run") != run.name or st.session_state.get("pro
     st.session_state["progress_run"] = run.name
     st.session_state["progress_step"] = steps[-1]
 
-t1, t2, _ = st.columns([1, 1, 4])
+t1, t2, _ = st.columns([1, 2, 3])  # room for "Smooth curves" in full
 playing = t1.toggle("Play", key="progress_play", help="step through the snapshots on a timer")
 smooth = auto_window(len(metrics)) if t2.toggle("Smooth curves", value=True, key="progress_smooth",
                                                  help="a running mean over about 1 % of the steps") else 1
@@ -40,6 +41,11 @@ smooth = auto_window(len(metrics)) if t2.toggle("Smooth curves", value=True, key
 @st.fragment(run_every=PLAY_EVERY_S if playing else None)
 def viewer() -> None:
     steps = run.snapshot_steps()  # reread: a live run adds snapshots while this plays
+    if not steps or not run.path.is_dir():
+        st.error(f"Run **{run.name}** is gone (its folder was deleted or moved). Pick another run in the sidebar.")
+        return
+    if st.session_state.get("progress_step") not in steps:
+        st.session_state["progress_step"] = steps[-1]  # the shown snapshot was deleted: the newest one
     if playing:
         # advance before the slider exists in this fragment run; wrap around at the end
         i = steps.index(st.session_state["progress_step"])
@@ -47,8 +53,14 @@ def viewer() -> None:
     step = st.select_slider(f"Snapshot step ({len(steps)} snapshots)", options=steps, key="progress_step")
     left, right = st.columns([1, 1], gap="large")
     with left:
-        st.image(run.grid_path(step).read_bytes(), width=GRID_WIDTH_PX,
-                 caption=f"G(fixed z) at step {step} ({steps.index(step) + 1}/{len(steps)})")
+        try:
+            grid = run.grid_path(step).read_bytes()
+        except OSError:
+            st.error(f"The snapshot of step {step} has just disappeared (the run folder changed); "
+                     "pick another step.")
+        else:
+            st.image(grid, width=GRID_WIDTH_PX,
+                     caption=f"G(fixed z) at step {step} ({steps.index(step) + 1}/{len(steps)})")
     with right:
         if metrics:
             st.plotly_chart(loss_figure(metrics, marker_step=step, smooth=smooth), key="progress_loss")
@@ -66,14 +78,20 @@ st.divider()
 st.subheader("Export the progression")
 with st.form("progress_gif_form"):
     e1, e2 = st.columns(2)
-    frame_ms = e1.number_input("Frame duration (ms)", min_value=20, max_value=5000, value=200, step=20)
-    scale = e2.number_input("Scale", min_value=1, max_value=4, value=1, step=1)
+    frame_ms = bounded_number(e1, "Frame duration (ms)", 20, 5000, 200, key="progress_frame_ms", step=20)
+    scale = bounded_number(e2, "Scale", 1, 4, 1, key="progress_scale", step=1)
     export = st.form_submit_button(f"Make GIF of all {len(steps)} snapshots", type="primary")
-if export:
+if export and None in (frame_ms, scale):
+    st.error("Fix the fields marked above, then make the GIF again.")
+elif export:
     progress, bar = progress_callback("Collecting snapshots…")
-    gif = progression_gif(run, frame_ms=int(frame_ms), scale=int(scale), progress=progress)
+    try:
+        gif = progression_gif(run, frame_ms=int(frame_ms), scale=int(scale), progress=progress)
+    except (OSError, ValueError) as e:
+        st.error(f"Cannot make the GIF: {e}")
+    else:
+        st.session_state["progress_gif"] = {"run": run.name, "frames": len(steps), "gif": gif}
     bar.empty()
-    st.session_state["progress_gif"] = {"run": run.name, "frames": len(steps), "gif": gif}
 made = st.session_state.get("progress_gif")
 if made and made["run"] == run.name:
     show_image(made["gif"], caption=f"{made['frames']} snapshots")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dcgan.checkpoint import CheckpointError
+from dcgan.config import EVALUATED_DATASETS
 from dcgan.data import DataError
 from dcgan.evaluate import CLASS_NAMES, collapse_warnings, load_report, nearest_training_images
 from explorer.charts import (auto_window, class_histogram_figure, coverage_figure, fid_figure, loss_figure,
@@ -24,10 +25,13 @@ report = load_report(run.path)
 names = CLASS_NAMES.get(cfg.get("dataset"))
 
 st.subheader("Over training")
-if not records:
+if not records and cfg.get("dataset") in EVALUATED_DATASETS:
     st.info("This run was trained without evaluation. Train with **Evaluate every** set (`--eval-every 250`) "
-            "to follow FID, coverage, precision and recall here while it learns (MNIST, Fashion-MNIST and "
-            "Stacked MNIST).")
+            "to follow FID, coverage, precision and recall here while it learns.")
+elif not records:
+    st.info(f"No evaluation during training for this dataset ({cfg.get('dataset', 'unknown')}): the evaluator "
+            f"has classifiers for {', '.join(EVALUATED_DATASETS)} only. The nearest-training-image check "
+            "below works for every run.")
 else:
     for r in collapse_warnings(records)[-3:]:
         st.warning(f"Step {r['step']}: {r['collapse_warning']}", icon=":material/warning:")
@@ -76,4 +80,10 @@ if st.button("Find nearest training images", key="quality_nn"):
         st.error(f"Cannot search this run's training images: {e}")
 made = st.session_state.get("quality_strip")
 if made and made["run"] == run.name and made["step"] == sel.step:
-    show_image(made["strip"].image, caption="pixel distances: " + ", ".join(f"{d:.2f}" for d in made["strip"].distances))
+    strip = made["strip"]
+    show_image(strip.image, caption="distance of each pair: " + ", ".join(f"{d:.2f}" for d in strip.distances))
+    st.caption(f"Distance: Euclidean over all {strip.pixels} pixel values on a 0–1 scale, so 0 is an exact copy "
+               f"and {strip.pixels ** 0.5:.1f} the most two images can differ; per pixel (RMS) the pairs above "
+               f"differ by {min(strip.distances) / strip.pixels ** 0.5:.2f} to "
+               f"{max(strip.distances) / strip.pixels ** 0.5:.2f}. The evaluator's memorisation figures "
+               "(`python -m dcgan evaluate`) compare such distances with those of real held-out images.")

@@ -12,13 +12,14 @@ from pathlib import Path
 import streamlit as st
 
 from dcgan.checkpoint import CheckpointError
-from dcgan.config import DATASETS, IMAGE_SIZES, ConfigError, TrainConfig
+from dcgan.config import ConfigError, TrainConfig
 from dcgan.data import DataError
-from dcgan.launch import resume_training, start_training, stop_training
+from dcgan.launch import delete_run, is_protected, resume_training, start_training, stop_training
 from dcgan.presets import PRESETS, SEEDS, preset_values
-from dcgan.rundir import ACTIVE_STATES, RunDir, list_runs
+from dcgan.rundir import ACTIVE_STATES, RunDir, list_runs, state_label
 from explorer.charts import auto_window, discriminator_figure, format_seconds, loss_figure, lr_figure, run_progress
-from explorer.common import PROJECT_ROOT, config_problem, run_config
+from explorer.common import PROJECT_ROOT, bounded_number, run_config, skipped_lines_note
+from explorer.config_form import config_form, config_from_form, fill
 from explorer.importing import import_form
 
 # While a run is active the page polls its folder. The progress line is cheap (status.json and the
@@ -27,8 +28,6 @@ from explorer.importing import import_form
 REFRESH_S = 3.0
 CHART_REFRESH_S = 15.0
 LOG_TAIL_LINES = 30
-DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "stacked-mnist": "Stacked MNIST (RGB, 1000 modes)",
-                  "folder": "image folder", "synthetic": "synthetic shapes"}
 
 
 def default_data_root() -> str:
@@ -48,13 +47,6 @@ def log_tail(run: RunDir, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def parse_float(label: str, text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ConfigError(f"{label}: {text!r} is not a number (write e.g. 0.0002 or 2e-4)") from None
-
-
 def resolve_path(text: str) -> str:
     """Relative paths mean relative to the project, whatever folder the app was started from."""
     p = Path(text).expanduser()
@@ -62,20 +54,6 @@ def resolve_path(text: str) -> str:
 
 
 # --- the form for a new run ------------------------------------------------------------------------
-# form widget key -> (config field, how the widget holds the value)
-PRESET_WIDGETS = {
-    "train_dataset": ("dataset", None), "train_image_size": ("image_size", None),
-    "train_channels": ("channels", None), "train_steps": ("steps", None), "train_batch_size": ("batch_size", None),
-    "train_lr_d": ("lr_d", "{:g}"), "train_lr_g": ("lr_g", "{:g}"), "train_g_steps": ("g_steps", None),
-    "train_seed": ("seed", None), "train_adaptive_lr": ("adaptive_lr", None), "train_acc_low": ("acc_low", None),
-    "train_acc_high": ("acc_high", None), "train_lr_factor": ("lr_factor", None), "train_lr_min": ("lr_min", "{:g}"),
-    "train_lr_max": ("lr_max", "{:g}"), "train_snapshot_every": ("snapshot_every", None),
-    "train_snapshot_weights_every": ("snapshot_weights_every", None),
-    "train_checkpoint_every": ("checkpoint_every", None), "train_z_dim": ("z_dim", None),
-    "train_g_width": ("g_width", None), "train_d_width": ("d_width", None), "train_kernel_size": ("kernel_size", None),
-    "train_d_batchnorm": ("d_batchnorm", None), "train_d_dropout": ("d_dropout", None),
-    "train_d_dropout_every": ("d_dropout_every", None),
-}
 NO_PRESET = "(none)"
 
 
@@ -83,8 +61,9 @@ def apply_preset() -> None:
     """Fill the form with the chosen preset's values (or the defaults); the user may still edit any."""
     name = st.session_state.get("train_preset", NO_PRESET)
     values = {**TrainConfig().to_dict(), **(preset_values(name) if name != NO_PRESET else {})}
-    for key, (field, fmt) in PRESET_WIDGETS.items():
-        st.session_state[key] = fmt.format(values[field]) if fmt else values[field]
+    for own in ("run_name", "data_root", "image_folder"):  # where the data is and the name stay the user's
+        values.pop(own)
+    fill(values)
 
 
 def preset_label(name: str) -> str:
@@ -95,104 +74,69 @@ def preset_label(name: str) -> str:
 
 
 def new_run_form(checkpoints: Path, expanded: bool) -> None:
-    """The settings of a new run; Start launches its trainer process and selects the run."""
-    defaults = TrainConfig()
+    """The settings of a new run (every field from the config's schema); Start checks what can be
+    checked, launches the trainer process and selects the run."""
+    st.session_state.setdefault("train_data_root", default_data_root())
     with st.expander("New run", expanded=expanded, icon=":material/add:"):
         # outside the form: picking a preset must refill the form at once
         preset = st.selectbox("Preset", (NO_PRESET, *PRESETS), format_func=preset_label, key="train_preset",
                               on_change=apply_preset,
                               help="fills every field with a seed document's settings; edit any of them after")
-        with st.form("train_form"):
-            c1, c2, c3 = st.columns(3)
-            dataset = c1.selectbox("Dataset", DATASETS, format_func=lambda d: DATASET_LABELS.get(d, d),
-                                   key="train_dataset")
-            data_root = c2.text_input("Data root (MNIST / Fashion-MNIST)", value=default_data_root(),
-                                      key="train_data_root")
-            image_folder = c3.text_input("Image folder (for 'image folder')", value="", key="train_image_folder",
-                                         placeholder="/path/to/images")
-            c1, c2, c3, c4 = st.columns(4)
-            image_size = c1.selectbox("Image size", IMAGE_SIZES, key="train_image_size")
-            channels = c2.selectbox("Channels", (1, 3), format_func=lambda c: {1: "1 (grey)", 3: "3 (RGB)"}[c],
-                                    key="train_channels")
-            steps = c3.number_input("Steps", min_value=1, max_value=10_000_000, value=defaults.steps, key="train_steps")
-            batch_size = c4.number_input("Batch size", min_value=1, max_value=4096, value=defaults.batch_size,
-                                         key="train_batch_size")
-            c1, c2, c3, c4 = st.columns(4)
-            lr_d = c1.text_input("Learning rate D", value=f"{defaults.lr_d:g}", key="train_lr_d")
-            lr_g = c2.text_input("Learning rate G", value=f"{defaults.lr_g:g}", key="train_lr_g")
-            g_steps = c3.number_input("G steps per D step", min_value=1, max_value=10, value=defaults.g_steps,
-                                      key="train_g_steps")
-            seed = c4.number_input("Seed", min_value=0, max_value=2**31 - 1, value=defaults.seed, key="train_seed")
-            adaptive_lr = st.checkbox("Adaptive learning-rate balancing", value=defaults.adaptive_lr,
-                                      key="train_adaptive_lr",
-                                      help="speed D up and slow G down while D's accuracy is low, and the "
-                                           "opposite while D wins")
-            c1, c2, c3, c4, c5 = st.columns(5)
-            acc_low = c1.number_input("Accuracy low", 0.0, 1.0, defaults.acc_low, 0.05, key="train_acc_low")
-            acc_high = c2.number_input("Accuracy high", 0.0, 1.0, defaults.acc_high, 0.05, key="train_acc_high")
-            lr_factor = c3.number_input("lr factor per step", 1.0, 2.0, defaults.lr_factor, 0.001, format="%.3f",
-                                        key="train_lr_factor")
-            lr_min = c4.text_input("lr min", value=f"{defaults.lr_min:g}", key="train_lr_min")
-            lr_max = c5.text_input("lr max", value=f"{defaults.lr_max:g}", key="train_lr_max")
-            c1, c2, c3, c4 = st.columns(4)
-            snapshot_every = c1.number_input("Snapshot every (steps)", min_value=1, value=defaults.snapshot_every,
-                                             key="train_snapshot_every")
-            snapshot_weights_every = c2.number_input(
-                "Weights with every k-th snapshot", min_value=0, value=defaults.snapshot_weights_every,
-                key="train_snapshot_weights_every", help="0 = grids only; weights make a snapshot explorable")
-            checkpoint_every = c3.number_input("Checkpoint every (steps)", min_value=1,
-                                               value=defaults.checkpoint_every, key="train_checkpoint_every")
-            run_name = c4.text_input("Run name", key="train_run_name")
-            with st.expander("Model"):
-                c1, c2, c3, c4 = st.columns(4)
-                z_dim = c1.number_input("z_dim", min_value=1, max_value=1024, value=defaults.z_dim, key="train_z_dim")
-                g_width = c2.number_input("G width", min_value=1, max_value=1024, value=defaults.g_width,
-                                          key="train_g_width")
-                d_width = c3.number_input("D width", min_value=1, max_value=1024, value=defaults.d_width,
-                                          key="train_d_width")
-                device = c4.selectbox("Device", ("auto", "cpu", "cuda"), key="train_device")
-                c1, c2, c3, c4 = st.columns(4)
-                kernel_size = c1.selectbox("Kernel size", (4, 5), key="train_kernel_size")
-                d_batchnorm = c2.checkbox("BatchNorm in D", value=defaults.d_batchnorm, key="train_d_batchnorm")
-                d_dropout = c3.number_input("D dropout", 0.0, 0.9, defaults.d_dropout, 0.05, key="train_d_dropout")
-                d_dropout_every = c4.number_input("Dropout after every k-th conv", min_value=1, max_value=8,
-                                                  value=defaults.d_dropout_every, key="train_d_dropout_every",
-                                                  help="from D's second conv on; seed 000 uses 2")
-            with st.expander("Evaluation during training (MNIST, Fashion-MNIST, Stacked MNIST)"):
-                c1, c2, _ = st.columns([1, 1, 2])
-                eval_every = c1.number_input("Evaluate every (steps, 0 = off)", min_value=0, value=defaults.eval_every,
-                                             key="train_eval_every",
-                                             help="FID, coverage, precision/recall into eval.jsonl: the Quality page")
-                eval_samples = c2.number_input("Images per evaluation", min_value=100, max_value=10_000,
-                                               value=defaults.eval_samples, key="train_eval_samples")
-            start = st.form_submit_button("Start training", type="primary")
-
-    if start:
+        values, start = config_form()
+        if not start:
+            return
+        if values is None:
+            st.error("Cannot start: fix the fields marked above.")
+            return
         try:
-            values = dict(
-                run_name=run_name.strip(), dataset=dataset, data_root=resolve_path(data_root.strip() or "data"),
-                image_folder=resolve_path(image_folder.strip()) if image_folder.strip() else "",
-                image_size=int(image_size), channels=int(channels), steps=int(steps), batch_size=int(batch_size),
-                lr_d=parse_float("Learning rate D", lr_d), lr_g=parse_float("Learning rate G", lr_g),
-                g_steps=int(g_steps), adaptive_lr=bool(adaptive_lr), acc_low=float(acc_low), acc_high=float(acc_high),
-                lr_factor=float(lr_factor), lr_min=parse_float("lr min", lr_min), lr_max=parse_float("lr max", lr_max),
-                snapshot_every=int(snapshot_every), snapshot_weights_every=int(snapshot_weights_every),
-                checkpoint_every=int(checkpoint_every), seed=int(seed), z_dim=int(z_dim), g_width=int(g_width),
-                d_width=int(d_width), device=device, kernel_size=int(kernel_size), d_batchnorm=bool(d_batchnorm),
-                d_dropout=float(d_dropout), d_dropout_every=int(d_dropout_every),
-                eval_every=int(eval_every), eval_samples=int(eval_samples),
-                preset="" if preset == NO_PRESET else preset)
-            if values["preset"]:
-                # fields the form does not show come from the preset too
-                values = {**preset_values(values["preset"]), **values}
-            cfg = TrainConfig.from_dict(values)
+            values = dict(values, run_name=values["run_name"].strip(),
+                          data_root=resolve_path(values["data_root"].strip() or "data"),
+                          image_folder=resolve_path(values["image_folder"].strip()) if values["image_folder"].strip()
+                          else "", preset="" if preset == NO_PRESET else preset)
+            # fields the form does not show come from the preset too
+            base = {**TrainConfig().to_dict(), **(preset_values(values["preset"]) if values["preset"] else {})}
+            cfg = config_from_form(values, base)
             start_training(cfg, checkpoints)
         except (ConfigError, DataError, OSError) as e:
             st.error(f"Cannot start: {e}")
-        else:
-            st.session_state["select_run_next"] = cfg.run_name
-            st.session_state["train_started"] = True
-            st.rerun()
+            return
+    st.session_state["select_run_next"] = cfg.run_name
+    st.session_state["train_started"] = True
+    st.rerun()
+
+
+def run_step(run: RunDir, status: dict, cfg: dict) -> dict:
+    """Step, total and speed of a run: one source for the progress line and the runs table (the
+    newest of status.json and the tail of metrics.jsonl; until the trainer writes its first
+    status, the total comes from the requested config)."""
+    return run_progress(run.recent_metrics(), {**status, "total_steps": status.get("total_steps") or cfg.get("steps")},
+                        cfg.get("batch_size"))
+
+
+def resume_target(status: dict, cfg: dict) -> int:
+    """Resume's default: the configured end, or half as many steps again for a run already there."""
+    end, done = int(cfg.get("steps") or 1), int(status.get("step") or 0)
+    return end if done < end else done + max(1, end // 2)
+
+
+def confirm_delete(checkpoints: Path, name: str) -> None:
+    """The second step of Delete: say what goes, then delete or cancel."""
+    box = st.container(border=True)
+    box.warning(f"Delete run **{name}** and every file in its folder (weights, snapshots, logs)? "
+                "This cannot be undone.", icon=":material/delete:")
+    c1, c2, _ = box.columns([1, 1, 4])
+    if c1.button("Delete for good", type="primary", key="train_delete_confirm"):
+        st.session_state.pop("train_confirm_delete", None)
+        try:
+            delete_run(checkpoints, name)
+        except (ConfigError, OSError) as e:
+            st.error(f"Cannot delete: {e}")
+            return
+        st.session_state["train_deleted"] = name
+        st.rerun()
+    if c2.button("Cancel", key="train_delete_cancel"):
+        st.session_state.pop("train_confirm_delete", None)
+        st.rerun()
 
 
 st.title("Train")
@@ -201,48 +145,78 @@ checkpoints = sel.checkpoints
 # a fresh default name on the first visit and after each start (set before the widget exists)
 if st.session_state.pop("train_started", False) or "train_run_name" not in st.session_state:
     st.session_state["train_run_name"] = new_run_name()
+if deleted := st.session_state.pop("train_deleted", None):
+    st.success(f"Deleted run **{deleted}**.")
 
 runs = list_runs(checkpoints)
+# first on the page: what a newcomer comes here for
+new_run_form(checkpoints, expanded=not runs)
 if not runs:
-    st.info(f"No runs in `{checkpoints}` yet: set one up below.")
-    new_run_form(checkpoints, expanded=True)
+    st.info(f"No runs in `{checkpoints}` yet: set one up above.")
     import_form(checkpoints)
     st.stop()
 
-# --- the selected run: what matters most while it trains, so it comes first ---------------------------
+# --- the selected run: what matters most while it trains ------------------------------------------
 run = sel.run
 status = run.status()
 state = status.get("state", "unknown")
 cfg = run_config(run)
+imported = cfg.get("imported_from")
 st.subheader(f"Run {run.name}")
 st.caption("The run chosen in the sidebar; every run is listed below.")
 
-b1, b3, b2, _ = st.columns([1, 2, 1, 3], vertical_alignment="bottom")
-if b1.button("Stop", disabled=state not in ACTIVE_STATES, help="stop cleanly after the next step, with a checkpoint"):
+no_checkpoint = None if run.checkpoint_path.is_file() else (
+    "this run has no training checkpoint: shipped and imported models come as a generator only, so they can be "
+    "explored but not trained further (start a new run, e.g. from a Preset, instead)")
+b1, b3, b2, b4, _ = st.columns([1, 2, 1, 1, 2], vertical_alignment="bottom")
+if b1.button("Stop", disabled=state not in ACTIVE_STATES,
+             help="stop cleanly after the next step, with a checkpoint" if state in ACTIVE_STATES
+             else f"the run is not training (it is {state})"):
     try:
         stop_training(checkpoints, run.name)
     except (ConfigError, OSError) as e:
         st.error(f"Cannot stop: {e}")
     else:
         st.toast(f"Asked {run.name} to stop")
-more = b3.number_input("More steps", min_value=1, max_value=10_000_000, value=max(1, int(cfg.get("steps", 1000)) // 2),
-                       key=f"train_more_steps_{run.name}")
-if b2.button("Resume", disabled=state in ACTIVE_STATES or not run.checkpoint_path.is_file(),
-             help="continue from the last checkpoint for 'More steps' steps"):
+target = bounded_number(b3, "Resume to step", 1, 10_000_000, resume_target(status, cfg), key=f"train_resume_to_{run.name}",
+                        step=1, help=f"the total to train to; the configured end is {cfg.get('steps', '?')}.")
+resume_blocked = "it is training now" if state in ACTIVE_STATES else no_checkpoint
+if b2.button("Resume", disabled=resume_blocked is not None,
+             help=f"Cannot resume: {resume_blocked}" if resume_blocked else "continue from the last checkpoint to "
+                                                                            "'Resume to step'"):
     try:
-        resume_training(checkpoints, run.name, int(more))
+        if target is None:
+            raise ConfigError("fix 'Resume to step' first")
+        resume_training(checkpoints, run.name, steps=int(target))
     except (ConfigError, CheckpointError, DataError, OSError) as e:
         st.error(f"Cannot resume: {e}")
     else:
         st.rerun()
+protected = is_protected(run) or ("it is training now: stop it first" if state in ACTIVE_STATES else None)
+if b4.button("Delete", disabled=protected is not None, icon=":material/delete:",
+             help=f"Cannot delete: {protected}" if protected else "delete this run's folder (asks first)"):
+    st.session_state["train_confirm_delete"] = run.name
+if st.session_state.get("train_confirm_delete") == run.name and protected is None:
+    confirm_delete(checkpoints, run.name)
+if no_checkpoint and state not in ACTIVE_STATES:
+    st.caption(f"Resume is off: {no_checkpoint}.")
 
-if problem := config_problem(run):
+if problem := run.config_problem():
     st.error(f"The config.json of run **{run.name}** is not usable: {problem}")
+if state == "unknown":
+    st.warning(f"The state of run **{run.name}** is unknown: {status.get('error') or 'its status.json is missing or unreadable'}. "
+               "Its files can still be explored; a resume rewrites the status.")
 if state == "interrupted":
     resumable = "Resume continues from its last checkpoint." if run.checkpoint_path.is_file() else \
         "It saved no checkpoint, so it cannot be resumed: start a new run."
     st.warning(f"Run **{run.name}** was interrupted at step {status.get('step')}: its trainer process is gone "
                f"without having said why. {resumable}")
+if diverged := status.get("diverged"):
+    st.error(f"Run **{run.name}** diverged at step {diverged.get('step')}: {diverged.get('why')}. Its later "
+             "snapshots are not worth exploring; resume from an earlier checkpoint with lower learning rates, or "
+             "start again with another recipe.", icon=":material/trending_down:")
+for warning in status.get("warnings") or []:
+    st.warning(warning, icon=":material/warning:")
 if state in ("failed", "interrupted"):
     if state == "failed":
         st.error(f"Run **{run.name}** failed: {status.get('error') or 'no error recorded'}")
@@ -259,17 +233,16 @@ def live_progress(active: bool, page_state: str, page_weight_steps: int) -> None
         # the state changed (the banner, buttons and errors outside this fragment depend on it) or
         # new weights appeared (the sidebar's step list): redraw the whole page
         st.rerun()
-    # until the trainer writes its first status, the total comes from the requested config
-    prog = run_progress(run.recent_metrics(), {**status, "total_steps": status.get("total_steps") or cfg.get("steps")},
-                        cfg.get("batch_size"))
+    prog = run_step(run, status, cfg)
     speed = f"{prog['images_per_s']:.0f} images/s" if prog["images_per_s"] else "measuring speed…"
-    eta = f"ETA {format_seconds(prog['eta_s'])}" if status.get("state") in ACTIVE_STATES else status.get("state")
+    eta = f"ETA {format_seconds(prog['eta_s'])}" if status.get("state") in ACTIVE_STATES else state_label(status)
     st.progress(prog["fraction"], text=f"step {prog['step']}/{prog['total']} · {speed} · {eta}")
 
 
 def live_charts() -> None:
     """Loss and D charts and the newest grid; while active they refresh every CHART_REFRESH_S."""
     metrics = run.metrics()
+    skipped_lines_note(run, metrics)
     left, right = st.columns([3, 2], gap="large")
     with left:
         if metrics:
@@ -289,24 +262,32 @@ def live_charts() -> None:
             st.info("No snapshot yet.")
 
 
+def all_runs() -> None:
+    """Every run with its state and step, from the same reader as the progress line."""
+    rows = []
+    for r in list_runs(checkpoints):
+        # own names: the live fragments read `status` and `cfg` of the selected run as globals on its reruns
+        r_status, r_cfg = r.status(), run_config(r)
+        prog = run_step(r, r_status, r_cfg)
+        rows.append({"run": r.name, "state": state_label(r_status), "step": f"{prog['step']}/{prog['total'] or '?'}",
+                     "dataset": "imported" if r_cfg.get("imported_from") else r_cfg.get("dataset", "?"),
+                     "image size": r_cfg.get("image_size"), "snapshots": len(r.snapshot_steps())})
+    st.table(rows, hide_index=True)  # real DOM text: readable, searchable, and few rows
+
+
 active = state in ACTIVE_STATES
-if active:
-    st.info(f"**{run.name}** is {state}; this view refreshes every {REFRESH_S:g} s "
-            f"(the charts every {CHART_REFRESH_S:g} s).")
-st.fragment(live_progress, run_every=REFRESH_S if active else None)(active, state, len(run.weight_steps()))
-st.fragment(live_charts, run_every=CHART_REFRESH_S if active else None)()
+if imported:
+    st.info(f"Run **{run.name}** is a generator imported from `{imported}`: it was not trained here, so there "
+            "are no losses or progress to show. Explore it on the Latent and Interpolate pages.")
+else:
+    if active:
+        st.info(f"**{run.name}** is {state}; this view refreshes every {REFRESH_S:g} s "
+                f"(the charts every {CHART_REFRESH_S:g} s).")
+    st.fragment(live_progress, run_every=REFRESH_S if active else None)(active, state, len(run.weight_steps()))
+    st.fragment(live_charts, run_every=CHART_REFRESH_S if active else None)()
 
 # --- all runs -------------------------------------------------------------------------------------
 st.subheader("All runs")
-rows = []
-for r in runs:
-    # own names: the live fragments read `status` and `cfg` of the selected run as globals on its reruns
-    r_status, r_cfg = r.status(), run_config(r)
-    rows.append({"run": r.name, "state": r_status.get("state", "unknown"),
-                 "step": f"{r_status.get('step', 0)}/{r_status.get('total_steps', r_cfg.get('steps', '?'))}",
-                 "dataset": "imported" if r_cfg.get("imported_from") else r_cfg.get("dataset", "?"),
-                 "image size": r_cfg.get("image_size"),
-                 "snapshots": len(r.snapshot_steps())})
-st.table(rows, hide_index=True)  # real DOM text: readable, searchable, and few rows
-new_run_form(checkpoints, expanded=False)
+any_active = any(r.status().get("state") in ACTIVE_STATES for r in runs)
+st.fragment(all_runs, run_every=REFRESH_S if any_active else None)()
 import_form(checkpoints)

@@ -108,7 +108,7 @@ def test_seed_and_reset(app_checkpoints):
 def test_sweep_grid_and_its_errors(app_checkpoints):
     at = open_app()
     at.multiselect[0].set_value([0, 5])
-    at.number_input[2].set_value(4)  # columns
+    at.number_input(key="sweep_columns").set_value(4)
     at.button(key="FormSubmitter:sweep_form-Sweep").click().run()
     assert not at.exception and not errors(at)
     assert len(image_urls(at)) == 2
@@ -122,7 +122,7 @@ def test_a_snapshot_step_loads_its_own_weights(app_checkpoints):
     final = image_urls(at)[0]
     assert at.selectbox(key="step").options == ["final model"] + [
         f"snapshot at step {s}" for s in (12, 9, 6, 3, 0)]
-    assert any("final model at step 12" in c.value for c in at.sidebar.caption)
+    assert any("final model (step 12)" in c.value for c in at.sidebar.caption)
     at.selectbox(key="step").set_value("0").run()
     assert not at.exception and not errors(at)
     assert image_urls(at)[0] != final  # the untrained G draws something else

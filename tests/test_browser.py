@@ -265,5 +265,17 @@ def test_shipped_model_read_only(browser, tmp_path):
                 assert im.size == (28 * 6, 28 * 6)
             no_exceptions(page)
             shot(page, "shipped_interpolate")
+            # a shipped run on the Train page: explorable, not resumable, and the page says why
+            go_to(page, url, "Train", "Train")
+            page.get_by_text("Resume is off").wait_for()
+            assert page.get_by_role("button", name="Resume").is_disabled()
+            assert page.get_by_role("button", name="Delete").is_disabled()
+            no_exceptions(page)
+            shot(page, "shipped_train")
+            go_to(page, url, "Quality", "Quality")
+            page.get_by_text("Full evaluation").wait_for()
+            page.get_by_test_id("stDataFrame").first.wait_for()
+            no_exceptions(page)
+            shot(page, "shipped_quality")
         finally:
             context.close()

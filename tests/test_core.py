@@ -365,9 +365,13 @@ def test_launched_trainer_finishes_is_reaped_and_a_late_stop_is_cleared(tmp_path
     while Path(f"/proc/{pid}").exists() and time.time() < deadline:  # reaped: gone, not a zombie
         time.sleep(0.1)
     assert not Path(f"/proc/{pid}").exists()
-    stop_training(tmp_path, "bg")  # too late to honour: must not stop the resume below
-    resumed = resume_training(tmp_path, "bg", 3)
+    with pytest.raises(ConfigError, match="not running"):  # nothing to stop: no STOP file is left behind
+        stop_training(tmp_path, "bg")
+    assert not run.stop_path.exists()
+    run.request_stop()  # a request that came too late to honour must not stop the resume below
+    resumed = resume_training(tmp_path, "bg", more=3)
     assert wait_for_state(resumed, timeout_s=180)["step"] == 15
+    assert not run.stop_path.exists()
 
 
 def test_launch_refuses_a_bad_folder_and_reports_a_trainer_that_died(tmp_path):

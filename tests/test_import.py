@@ -290,7 +290,7 @@ def _train_page():
 
 
 def _upload(at, name: str, data: bytes, run_name: str = "") -> None:
-    at.file_uploader(key="import_file").set_value((name, data, "application/octet-stream"))
+    at.file_uploader(key="import_file_0").set_value((name, data, "application/octet-stream"))
     at.text_input(key="import_run_name").set_value(run_name)
     at.button(key="FormSubmitter:import_form-Import").click().run()
     assert not at.exception, at.exception

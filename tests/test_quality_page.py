@@ -2,6 +2,8 @@
 out. No real data: records and reports are written by hand into a tiny synthetic run."""
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -99,5 +101,11 @@ def test_quality_page_without_evaluations_explains_how_to_get_them(quality_check
     at.run()
     at.switch_page("explorer/quality.py").run()
     assert not at.exception, at.exception
+    infos = " ".join(i.value for i in at.info)
+    # a synthetic run cannot be evaluated while training: no advice the config would refuse
+    assert "--eval-every" not in infos and "classifiers for mnist" in infos and "python -m dcgan evaluate" in infos
+    cfg = json.loads(run.config_path.read_text())
+    run.config_path.write_text(json.dumps({**cfg, "dataset": "mnist"}))
+    at.run()
     infos = " ".join(i.value for i in at.info)
     assert "--eval-every" in infos and "python -m dcgan evaluate" in infos
