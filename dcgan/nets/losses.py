@@ -1,0 +1,50 @@
+"""Small pure GAN loss helpers on D's logits (one logit per image), and the R1 gradient penalty.
+
+Follows:
+- hinge loss: Lim & Ye 2017 "Geometric GAN" and Miyato et al. 2018 "Spectral Normalization for GANs"
+  (SNGAN; as used by BigGAN / StudioGAN): D minimises relu(1 - D(x)) + relu(1 + D(G(z))), G minimises
+  -D(G(z)).
+- relativistic pair loss (RpGAN): Jolicoeur-Martineau 2018 "The relativistic discriminator", in the
+  form R3GAN uses (Huang et al. 2024 "The GAN is dead; long live the GAN!", brownvc/R3GAN Trainer.py):
+  softplus of the paired logit differences, D wants real - fake large, G wants fake - real large.
+- R1: Mescheder et al. 2018 "Which training methods for GANs do actually converge?", written as
+  rosinality/stylegan2-pytorch's d_r1_loss (squared L2 norm of d sum(D(x)) / dx per image, batch mean;
+  the caller scales it by gamma/2 and, for lazy regularisation every k steps, by k).
+
+The BCE / non-saturating losses live in dcgan/train.py (d_loss, g_nonsaturating_loss).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def d_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """mean relu(1 - D(x)) + mean relu(1 + D(G(z))): D stops pushing once a logit is past the margin."""
+    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+
+def g_hinge_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """-mean D(G(z)): G raises its logits with no margin."""
+    return -fake_logits.mean()
+
+
+def d_relativistic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """mean softplus(D(G(z)) - D(x)) over pairs: -log sigmoid(real - fake), real should beat its fake."""
+    return F.softplus(fake_logits - real_logits).mean()
+
+
+def g_relativistic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """mean softplus(D(x) - D(G(z))) over pairs: the mirror image of D's loss, each fake should beat its real."""
+    return F.softplus(real_logits - fake_logits).mean()
+
+
+def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """Batch mean of |d D(x) / dx|^2 per image (create_graph, so it backpropagates into D); 0 if D ignores x."""
+    # real_images must be the leaf the caller set requires_grad_(True) on, *before* any augmentation:
+    # DiffAugment is differentiable, so the gradient reaches the un-augmented images through it (as in
+    # StyleGAN2-ADA / R3GAN). Summing the logits gives every image its own gradient in one backward.
+    grad, = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True, allow_unused=True)
+    if grad is None:  # D's output does not depend on the images at all (a constant D)
+        return real_logits.new_zeros(())
+    return grad.float().square().reshape(grad.shape[0], -1).sum(dim=1).mean()
