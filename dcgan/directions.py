@@ -1,0 +1,496 @@
+"""Directions in z that mean something: what did the model learn?
+
+Three ways to find them, all returning a `Directions` (unit vectors in z with names and scores):
+
+- SeFa (Shen & Zhou, "Closed-Form Factorization of Latent Semantics in GANs", CVPR 2021;
+  genforce/sefa, utils.py `factorize_weight`): the first layer maps z linearly, h = A z, so the unit
+  v that changes h most, max |A v|^2 = v^T A^T A v, is the top eigenvector of A^T A; the next ones
+  are the best directions orthogonal to those before. No sampling, no labels: milliseconds.
+  Facts taken: the eigenvectors of A^T A of the first (z-facing) layer's weight, sorted by
+  eigenvalue; for a layer whose weight is (in=z_dim, out, k, k) the factored matrix is the weight
+  flattened to (z_dim, out*k*k); SeFa normalises each output unit's weights to unit length before
+  factorising (offered here as normalize=True; the default keeps raw magnitudes, so the eigenvalue
+  is the squared change of the first feature map per unit step).
+- InterFaceGAN (Shen et al., "Interpreting the Latent Space of GANs for Semantic Face Editing",
+  CVPR 2020; genforce/interfacegan, utils/manipulator.py `train_boundary`): label sampled G(z) with
+  a classifier, fit a linear boundary in z for each attribute, and move along its unit normal.
+  Facts taken: a linear classifier on (latent code, label) pairs, a train / validation split with
+  the validation accuracy reported, the boundary's coefficient vector normalised to unit length as
+  the editing direction, and editing as z + distance * normal (`linear_interpolate`).
+  Differences: InterFaceGAN fits a linear SVM (scikit-learn) on the top and bottom 2 % of scores;
+  here a class-balanced L2-regularised logistic regression in torch (no new dependency) uses every
+  sample, labelled by the classifier's argmax, and reports held-out *balanced* accuracy (the mean
+  of the hit rates on the class and on the rest), since "is it a 7" is only 10 % positive and
+  plain accuracy would give 90 % to a boundary that never says yes.
+- local directions (Wang & Ponce 2021): dcgan/sensitivity.py, method "local".
+
+A run's directions live in <run>/directions_<method>.json (`directions_path`), written atomically.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .latent import check_z, generate
+from .rundir import atomic_write_json
+
+Progress = Callable[[int, int], None]
+# images (N, C, H, W) in [-1, 1] -> class probabilities (N, K) (a binary label_fn: (N,) or (N, 1))
+LabelFn = Callable[[torch.Tensor], "torch.Tensor | np.ndarray"]
+
+METHODS = ("sefa", "labels", "local")
+SCORE_NAMES = {"sefa": "eigenvalue", "labels": "held-out balanced accuracy", "local": "eigenvalue"}
+FILE_KIND = "dcgan-directions"
+FILE_VERSION = 1
+MAX_FILE_BYTES = 5_000_000  # 100 directions x z_dim 512 as JSON is about 0.6 MB
+MIN_CLASS_SAMPLES = 10  # fewer positive (or negative) samples than this: no boundary is fitted
+MAX_SAMPLES = 200_000
+LABEL_BATCH = 500
+
+
+# --- the Directions record and its file ----------------------------------------------------------
+
+@dataclass
+class Directions:
+    """k unit directions in z, best first, each with a name and a score (see SCORE_NAMES)."""
+
+    vectors: np.ndarray  # (k, z_dim) float32, unit rows
+    names: list[str]
+    scores: list[float]
+    method: str  # "sefa" | "labels" | "local"
+    z_dim: int
+    metadata: dict = field(default_factory=dict)  # e.g. samples, seed, classifier, skipped classes
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        v = np.asarray(self.vectors, dtype=np.float64)
+        if v.ndim != 2 or v.shape[0] < 1 or v.shape[1] != self.z_dim:
+            raise ValueError(f"vectors must be (k >= 1, z_dim={self.z_dim}), not {tuple(v.shape)}")
+        if not np.isfinite(v).all():
+            raise ValueError("direction vectors have NaN or infinite values")
+        norms = np.linalg.norm(v, axis=1, keepdims=True)
+        if (norms < 1e-8).any():
+            raise ValueError("a direction vector is zero: it points nowhere")
+        self.vectors = (v / norms).astype(np.float32)
+        self.names = [str(n) for n in self.names]
+        self.scores = [float(s) for s in self.scores]
+        if len(self.names) != len(v) or len(self.scores) != len(v):
+            raise ValueError(f"{len(v)} vectors need as many names and scores, "
+                             f"not {len(self.names)} and {len(self.scores)}")
+        if not all(math.isfinite(s) for s in self.scores):
+            raise ValueError("direction scores have NaN or infinite values")
+        self.z_dim = int(self.z_dim)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def score_name(self) -> str:
+        return SCORE_NAMES[self.method]
+
+    def vector(self, key: int | str) -> np.ndarray:
+        """One direction by index or by name."""
+        if isinstance(key, str):
+            if key not in self.names:
+                raise KeyError(f"no direction named {key!r}; there are {', '.join(self.names)}")
+            key = self.names.index(key)
+        return self.vectors[key]
+
+
+def directions_path(run_dir: str | Path, method: str) -> Path:
+    """Where a run keeps its directions of one method: <run>/directions_<method>.json."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    return Path(run_dir) / f"directions_{method}.json"
+
+
+def _json_safe(obj, where: str = "metadata"):
+    try:
+        text = json.dumps(obj, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where} must be plain finite JSON values: {str(e).splitlines()[0]}") from None
+    return json.loads(text)
+
+
+def save_directions(path: str | Path, d: Directions) -> Path:
+    """Write d as a small JSON file, atomically (a reader never sees half a file)."""
+    path = Path(path)
+    record = {
+        "kind": FILE_KIND, "version": FILE_VERSION, "method": d.method, "z_dim": d.z_dim,
+        "score_name": d.score_name, "names": d.names, "scores": [round(s, 6) for s in d.scores],
+        "vectors": [[round(float(x), 7) for x in row] for row in d.vectors],
+        "metadata": _json_safe(d.metadata),
+    }
+    atomic_write_json(path, record)
+    return path
+
+
+def load_directions(path: str | Path, z_dim: int) -> Directions:
+    """Read a directions file for a generator taking z_dim values; ValueError (one line) for a file
+    that is missing, too big, not JSON, not a directions file, made for another z_dim, or has the
+    wrong shapes or non-finite values."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ValueError(f"{path.name} has {size:,} bytes; a directions file is at most {MAX_FILE_BYTES:,}")
+        data = json.loads(path.read_bytes())
+    except OSError as e:
+        raise ValueError(f"cannot read {path.name}: {e.strerror or e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path.name} is not a directions file (not JSON: {str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict) or data.get("kind") != FILE_KIND:
+        raise ValueError(f"{path.name} is not a directions file (no \"kind\": \"{FILE_KIND}\")")
+    if data.get("version") != FILE_VERSION:
+        raise ValueError(f"{path.name} has directions format version {data.get('version')!r}; "
+                         f"this version reads {FILE_VERSION}")
+    if data.get("z_dim") != z_dim:
+        raise ValueError(f"{path.name} was made for z_dim {data.get('z_dim')!r}; this generator takes {z_dim}")
+    names, scores, metadata = data.get("names"), data.get("scores"), data.get("metadata", {})
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{path.name}: names must be a list of strings")
+    if not isinstance(scores, list) or not all(isinstance(s, (int, float)) and not isinstance(s, bool)
+                                               for s in scores):
+        raise ValueError(f"{path.name}: scores must be a list of numbers")
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path.name}: metadata must be an object")
+    try:
+        vectors = np.asarray(data.get("vectors"), dtype=np.float64)
+    except (ValueError, TypeError):
+        raise ValueError(f"{path.name}: vectors must be a list of {z_dim}-number lists") from None
+    try:
+        return Directions(vectors, names, scores, data.get("method"), z_dim, metadata)
+    except ValueError as e:
+        raise ValueError(f"{path.name}: {str(e).splitlines()[0]}") from None
+
+
+# --- moving along a direction ---------------------------------------------------------------------
+
+def _unit(direction) -> torch.Tensor:
+    d = torch.as_tensor(np.asarray(direction, dtype=np.float32)).flatten()
+    n = d.norm()
+    if not torch.isfinite(d).all() or n < 1e-8:
+        raise ValueError("a direction must be a finite, non-zero vector")
+    return d / n
+
+
+def move(z, direction, alpha) -> torch.Tensor:
+    """z + alpha * unit(direction). z is (z_dim,) or (N, z_dim); alpha a number, or one per row of z,
+    or, for a single z, a list of values giving one moved z per value (a path)."""
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32))
+    d = _unit(direction)
+    if z.shape[-1] != d.numel():
+        raise ValueError(f"z has {z.shape[-1]} values; the direction has {d.numel()}")
+    a = torch.as_tensor(np.asarray(alpha, dtype=np.float32))
+    if not torch.isfinite(a).all():
+        raise ValueError("alpha must be finite")
+    if a.ndim == 0:
+        return z + a * d
+    if z.ndim == 1:
+        return z.view(1, -1) + a.view(-1, 1) * d
+    if a.numel() != z.shape[0]:
+        raise ValueError(f"{a.numel()} alphas for {z.shape[0]} z vectors")
+    return z + a.view(-1, 1) * d
+
+
+def strip(G: torch.nn.Module, z, direction, low: float = -3.0, high: float = 3.0,
+          columns: int = 9) -> np.ndarray:
+    """G along a direction: uint8 images (columns, H, W, C) of z + alpha * d, alpha from low to high."""
+    z = check_z(z, G.z_dim)
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"a strip needs finite low < high, not {low} and {high}")
+    if not 2 <= columns <= 256:
+        raise ValueError(f"a strip has 2 to 256 columns, not {columns}")
+    return generate(G, move(z, direction, np.linspace(low, high, columns)))
+
+
+# --- SeFa: closed-form directions from the first layer's weight ------------------------------------
+
+def first_layer_matrix(G: torch.nn.Module) -> torch.Tensor:
+    """A (out_features, z_dim) with first feature map = A z (before BatchNorm), float64.
+    ConvTranspose2d weight (z_dim, C, s, s) on z as a 1x1 map: A = weight.reshape(z_dim, -1).T."""
+    layer = G.main[0]
+    w = layer.weight.detach().to("cpu", torch.float64)
+    if isinstance(layer, torch.nn.ConvTranspose2d):
+        a = w.reshape(w.shape[0], -1).T  # in_channels (= z_dim) first
+    elif isinstance(layer, torch.nn.Linear):
+        a = w  # (out, in)
+    else:
+        raise ValueError(f"SeFa needs a ConvTranspose2d or Linear first layer, not {type(layer).__name__}")
+    if a.shape[1] != G.z_dim:
+        raise ValueError(f"the first layer takes {a.shape[1]} inputs; G.z_dim is {G.z_dim}")
+    return a
+
+
+def _fix_signs(vectors: torch.Tensor) -> torch.Tensor:
+    """Eigenvectors have no sign; make each row's largest-magnitude entry positive (reproducible)."""
+    idx = vectors.abs().argmax(dim=1, keepdim=True)
+    return vectors * torch.sign(vectors.gather(1, idx))
+
+
+def top_eigenvectors(m: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k largest eigenvalues of a symmetric matrix and their unit eigenvectors as rows, sorted."""
+    values, vectors = torch.linalg.eigh(m.double())  # ascending
+    order = torch.argsort(values, descending=True)[:k]
+    return values[order].clamp_min(0.0), _fix_signs(vectors[:, order].T)
+
+
+def sefa(G: torch.nn.Module, k: int | None = None, normalize: bool = False) -> Directions:
+    """SeFa: the top-k unit eigenvectors of A^T A (A = G's first-layer weight as (out, z_dim)),
+    by eigenvalue; normalize=True scales each output unit's weights to unit length first (as SeFa)."""
+    k = G.z_dim if k is None else int(k)
+    if not 1 <= k <= G.z_dim:
+        raise ValueError(f"k must be 1 to z_dim ({G.z_dim}), not {k}")
+    a = first_layer_matrix(G)
+    if normalize:
+        a = a / a.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    values, vectors = top_eigenvectors(a.T @ a, k)
+    return Directions(vectors.numpy(), [f"SeFa {i + 1}" for i in range(k)], values.tolist(), "sefa", G.z_dim,
+                      {"layer": "main.0", "normalize": bool(normalize)})
+
+
+# --- labelled directions (InterFaceGAN): linear boundaries in z --------------------------------------
+
+def sample_z(n: int, z_dim: int, seed: int) -> torch.Tensor:
+    """n standard-normal z from a seeded CPU generator (the same as dcgan.latent.z_from_seed)."""
+    return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(int(seed)))
+
+
+@torch.no_grad()
+def label_samples(G: torch.nn.Module, label_fn: LabelFn, z: torch.Tensor, batch_size: int = LABEL_BATCH,
+                  progress: Progress | None = None) -> np.ndarray:
+    """label_fn(G(z)) in batches, G in eval mode: (N, K) float64 (a 1-D result becomes (N, 1))."""
+    device = next(G.parameters()).device
+    was_training = G.training
+    G.eval()
+    out = []
+    try:
+        for i in range(0, len(z), batch_size):
+            p = label_fn(G(z[i:i + batch_size].to(device)))
+            p = p.detach().cpu().double().numpy() if isinstance(p, torch.Tensor) else np.asarray(p, np.float64)
+            out.append(p.reshape(len(p), -1))
+            if progress:
+                progress(min(i + batch_size, len(z)), len(z))
+    finally:
+        G.train(was_training)
+    probs = np.concatenate(out)
+    if probs.shape[0] != len(z):
+        raise ValueError(f"label_fn gave {probs.shape[0]} rows for {len(z)} images")
+    if not np.isfinite(probs).all():
+        raise ValueError("label_fn gave NaN or infinite probabilities")
+    return probs
+
+
+def fit_boundaries(x: torch.Tensor, y: torch.Tensor, l2: float = 1e-3,
+                   max_iter: int = 300) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+    """K independent class-balanced logistic regressions "is class k" on x (N, D), y (N, K) in {0, 1}.
+    Returns the unit normals (K, D) in x's own units, each pointing toward its positive side, and a
+    function giving the fitted logits (M, K) of new x.
+    Inputs are standardised and the L2 penalty acts there; the K losses are independent, so one
+    L-BFGS run on their sum fits them all at once."""
+    x, y = x.double(), y.double()
+    mean, std = x.mean(0), x.std(0).clamp_min(1e-8)
+    xs = (x - mean) / std
+    n, k = y.shape
+    pos = y.sum(0).clamp_min(1)
+    neg = (n - y.sum(0)).clamp_min(1)
+    weight = y * (n / (2 * pos)) + (1 - y) * (n / (2 * neg))  # both sides weigh the same in total
+    w = torch.zeros(x.shape[1], k, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(k, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=max_iter, tolerance_grad=1e-9, tolerance_change=1e-12,
+                            history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(xs @ w + b, y, weight=weight,
+                                                                    reduction="sum") / n
+        loss = loss + 0.5 * l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    w, b = w.detach(), b.detach()
+    normal = (w / std.view(-1, 1)).T  # logit = (w / std) . x + const
+
+    def logits(x_new: torch.Tensor) -> torch.Tensor:
+        return ((x_new.double() - mean) / std) @ w + b
+
+    return normal / normal.norm(dim=1, keepdim=True).clamp_min(1e-12), logits
+
+
+def _balanced_accuracy(scores: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    pred = scores > 0
+    yb = y > 0.5
+    tpr = (pred & yb).sum().item() / max(1, yb.sum().item())
+    tnr = (~pred & ~yb).sum().item() / max(1, (~yb).sum().item())
+    return (tpr + tnr) / 2, (pred == yb).double().mean().item()
+
+
+def _boundaries(z: torch.Tensor, positive: np.ndarray, names: Sequence[str], wanted: Sequence[int],
+                holdout: float, seed: int) -> tuple[list, list, list, dict, dict]:
+    """Fit one boundary per wanted column of positive (N, K) bool; (vectors, scores, kept columns,
+    per-kept-column stats, skipped {name: reason})."""
+    n = len(z)
+    # the split has its own stream (seed + 1), so it does not repeat the draws that made z
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed) + 1))
+    n_hold = int(round(holdout * n))
+    hold, train = perm[:n_hold], perm[n_hold:]
+    y = torch.as_tensor(positive, dtype=torch.float64)
+    skipped, fit = {}, []
+    for c in wanted:
+        p_train, p_hold = int(y[train, c].sum()), int(y[hold, c].sum())
+        p_all = p_train + p_hold
+        if p_all < MIN_CLASS_SAMPLES or n - p_all < MIN_CLASS_SAMPLES:
+            side = "are" if p_all < MIN_CLASS_SAMPLES else "are not"
+            count = p_all if p_all < MIN_CLASS_SAMPLES else n - p_all
+            skipped[names[c]] = (f"only {count} of {n} samples {side} {names[c]!r}; a boundary needs at least "
+                                 f"{MIN_CLASS_SAMPLES} on each side (more samples, or the model rarely makes it)")
+        elif p_hold == 0 or p_hold == n_hold:
+            skipped[names[c]] = (f"the {n_hold} held-out samples are all on one side of {names[c]!r}; "
+                                 f"use more samples or a larger holdout")
+        else:
+            fit.append(c)
+    if not fit:
+        return [], [], [], {}, skipped
+    normals, predict = fit_boundaries(z[train], y[train][:, fit])
+    logits = predict(z[hold])
+    scores, stats = [], {}
+    for j, c in enumerate(fit):
+        balanced, plain = _balanced_accuracy(logits[:, j], y[hold, c])
+        scores.append(balanced)
+        stats[c] = {"accuracy": round(plain, 4), "positives": int(y[:, c].sum())}
+    return [normals[j] for j in range(len(fit))], scores, fit, stats, skipped
+
+
+def _check_sampling(samples: int, holdout: float) -> None:
+    if not 2 * MIN_CLASS_SAMPLES <= samples <= MAX_SAMPLES:
+        raise ValueError(f"samples must be {2 * MIN_CLASS_SAMPLES} to {MAX_SAMPLES:,}, not {samples}")
+    if not 0.05 <= holdout <= 0.5:
+        raise ValueError(f"holdout must be a share from 0.05 to 0.5, not {holdout}")
+
+
+def labelled_directions(G: torch.nn.Module, label_fn: LabelFn, classes: Sequence[str], samples: int = 5000,
+                        seed: int = 0, holdout: float = 0.2, progress: Progress | None = None,
+                        only: Sequence[int] | None = None) -> Directions:
+    """InterFaceGAN-style "toward <class>" directions: sample z (seeded), label G(z) with label_fn
+    (argmax of its (N, K) probabilities), fit a linear boundary in z per class and take its unit
+    normal; score = held-out balanced accuracy. Classes too rare (or too common) to fit are left out
+    and named with the reason in metadata["skipped"]; ValueError when none can be fitted."""
+    _check_sampling(samples, holdout)
+    names = [str(c) for c in classes]
+    z = sample_z(samples, G.z_dim, seed)
+    probs = label_samples(G, label_fn, z, progress=progress)
+    if probs.shape[1] != len(names):
+        raise ValueError(f"label_fn gives {probs.shape[1]} probabilities per image; {len(names)} class names given")
+    labels = probs.argmax(1)
+    present = np.unique(labels)
+    if len(present) < 2:
+        raise ValueError(f"label_fn put all {samples} samples in one class ({names[present[0]]!r}); "
+                         f"a boundary needs samples on both sides")
+    wanted = list(range(len(names))) if only is None else [int(c) for c in only]
+    for c in wanted:
+        if not 0 <= c < len(names):
+            raise ValueError(f"class index {c} is outside 0..{len(names) - 1}")
+    positive = labels[:, None] == np.arange(len(names))[None, :]
+    vectors, scores, kept, stats, skipped = _boundaries(z, positive, names, wanted, holdout, seed)
+    if not kept:
+        raise ValueError("no class could be fitted: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    metadata = {"samples": samples, "seed": seed, "holdout": holdout, "classes": names,
+                "class_index": kept, "accuracy": [stats[c]["accuracy"] for c in kept],
+                "positives": [stats[c]["positives"] for c in kept], "skipped": skipped,
+                "class_shares": [round(float((labels == c).mean()), 4) for c in range(len(names))]}
+    if getattr(label_fn, "classifier", None):
+        metadata["classifier"] = str(label_fn.classifier)
+    return Directions(torch.stack(vectors).numpy(), [f"toward {names[c]}" for c in kept], scores, "labels",
+                      G.z_dim, metadata)
+
+
+def binary_direction(G: torch.nn.Module, label_fn: LabelFn, name: str, samples: int = 5000, seed: int = 0,
+                     holdout: float = 0.2, threshold: float = 0.5,
+                     progress: Progress | None = None) -> Directions:
+    """One labelled direction for a yes/no attribute ("smile"): label_fn gives p(attribute) per image,
+    (N,) or (N, 1); positive where p > threshold. The direction points toward the attribute."""
+    _check_sampling(samples, holdout)
+    z = sample_z(samples, G.z_dim, seed)
+    p = label_samples(G, label_fn, z, progress=progress)
+    if p.shape[1] != 1:
+        raise ValueError(f"a binary label_fn gives one probability per image, not {p.shape[1]}")
+    positive = p[:, 0] > threshold
+    if positive.all() or not positive.any():
+        raise ValueError(f"label_fn says {'yes' if positive.all() else 'no'} to {name!r} for all {samples} "
+                         f"samples; a boundary needs samples on both sides")
+    names = [f"not {name}", str(name)]
+    vectors, scores, kept, stats, skipped = _boundaries(
+        z, np.stack([~positive, positive], 1), names, [1], holdout, seed)
+    if not kept:
+        raise ValueError(skipped[str(name)])
+    metadata = {"samples": samples, "seed": seed, "holdout": holdout, "threshold": threshold,
+                "accuracy": [stats[1]["accuracy"]], "positives": [stats[1]["positives"]]}
+    if getattr(label_fn, "classifier", None):
+        metadata["classifier"] = str(label_fn.classifier)
+    return Directions(vectors[0].view(1, -1).numpy(), [str(name)], scores, "labels", G.z_dim, metadata)
+
+
+@torch.no_grad()
+def direction_effect(label_fn: LabelFn, G: torch.nn.Module, direction, class_index: int,
+                     alphas: Sequence[float], samples: int = 500, seed: int = 1) -> np.ndarray:
+    """Mean label_fn probability of class_index over `samples` z (seeded: use another seed than the
+    fit's, so these are held-out z) moved by each alpha along direction: (len(alphas),)."""
+    z = sample_z(samples, G.z_dim, seed)
+    out = []
+    for a in alphas:
+        probs = label_samples(G, label_fn, move(z, direction, float(a)))
+        if not 0 <= class_index < probs.shape[1]:
+            raise ValueError(f"class index {class_index} is outside 0..{probs.shape[1] - 1}")
+        out.append(probs[:, class_index].mean())
+    return np.asarray(out)
+
+
+# --- the shipped evaluator's classifier as a label_fn -----------------------------------------------
+
+class NoClassifierError(ValueError):
+    """Labelled directions asked for on a dataset the evaluator has no classifier for."""
+
+
+class ClassifierLabels:
+    """label_fn from the evaluator's MNIST / Fashion-MNIST classifier: images in [-1, 1] (any size,
+    grey or RGB) -> softmax (N, 10)."""
+
+    def __init__(self, model: torch.nn.Module, classifier: str):
+        self.model, self.classifier = model.eval(), classifier
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        from .evaluate import _to_classifier_input
+        x = images.float()
+        if x.shape[1] == 3:
+            x = x.mean(1, keepdim=True)
+        self.model.to(x.device)
+        return self.model(_to_classifier_input(x))[0].softmax(1)
+
+
+LABELLED_DATASETS = ("mnist", "fashion-mnist")  # Stacked MNIST's 1000 modes are three digits, not one class
+
+
+def mnist_label_fn(dataset: str) -> tuple[ClassifierLabels, list[str]]:
+    """(label_fn, class names) for a dataset the shipped evaluator classifies; NoClassifierError
+    (one line) for any other dataset or a missing classifier file."""
+    from .checkpoint import CheckpointError
+    from .evaluate import CLASS_NAMES, classifier_path, load_classifier
+    hint = "labelled directions need a classifier for this dataset; SeFa and sensitivity still work"
+    if dataset not in LABELLED_DATASETS:
+        raise NoClassifierError(f"{hint} (classifiers: {', '.join(LABELLED_DATASETS)}; not {dataset!r})")
+    path = classifier_path(dataset)
+    try:
+        model = load_classifier(path)
+    except CheckpointError as e:
+        raise NoClassifierError(f"{hint} ({str(e).splitlines()[0]})") from None
+    return ClassifierLabels(model, f"evaluators/{path.name}"), list(CLASS_NAMES[dataset])
