@@ -17,8 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
-from dcgan.launch import start_training, stop_training, wait_for_state
-from dcgan.rundir import RunDir
+from dcgan.training.launch import start_training, stop_training, wait_for_state
+from dcgan.runs.rundir import RunDir
 
 from .report import Row, Target, images_per_s, progress
 from .throughput import DataChoice, bench_config

@@ -10,10 +10,10 @@ from typing import Callable
 
 import numpy as np
 
-from dcgan.checkpoint import load_run_generator
-from dcgan.explore import image_png, interpolation, render_z, sweep_grid
-from dcgan.latent import z_from_seed
-from dcgan.rundir import RunDir
+from dcgan.runs.checkpoint import load_run_generator
+from dcgan.explore.views import image_png, interpolation, render_z, sweep_grid
+from dcgan.explore.latent import z_from_seed
+from dcgan.runs.rundir import RunDir
 
 from .report import Row, Target, progress
 

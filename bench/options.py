@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import images_per_s  # noqa: E402
-from dcgan.rundir import RunDir  # noqa: E402
+from dcgan.runs.rundir import RunDir
 
 
 def train(args, name: str, extra: list[str], nproc: int, checkpoints: Path) -> float:

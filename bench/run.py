@@ -10,8 +10,8 @@ Parts (`--parts`, all by default):
   default; synthetic shapes, with a notice, when it is absent) for the 28 px MNIST model and the
   64 px DCGAN (z 100, widths 64, grey) at batch 64 and 128. Three ways each, interleaved round by
   round (`--rounds`, the best round reported): a pytorch/examples dcgan/main.py-style loop
-  (reference), the project's trainer dcgan.train.train with its metrics, status, snapshots and
-  checkpoints (ours), and dcgan.train.train_step alone on an in-memory batch (bare). Ours is held
+  (reference), the project's trainer dcgan.training.loop.train with its metrics, status, snapshots and
+  checkpoints (ours), and dcgan.training.step.train_step alone on an in-memory batch (bare). Ours is held
   to >= 0.95x bare and >= 1.5x the reference. Every window holds one fixed-z grid save in both
   ours and the reference (snapshot_every = the window's step count; see bench/throughput.py).
 - latency: median and p95 of render_z (one image), a 12x12 sweep_grid and a 64-frame

@@ -4,8 +4,8 @@ against the bare model step, on the same nets, interleaved round by round.
 - reference: pytorch/examples dcgan/main.py's loop (torchvision dataset, per-sample PIL transforms,
   DataLoader with 2 workers, NCHW, two D backwards, `.item()` and a print per step, save_image of
   the real batch and of G(fixed noise)), with this project's G and D, BCE on logits, Adam(2e-4, 0.5);
-- ours: dcgan.train.train, the real trainer with its data, metrics.jsonl, status, snapshots;
-- bare: dcgan.train.train_step alone on one normalised channels_last batch (nets built by the
+- ours: dcgan.training.loop.train, the real trainer with its data, metrics.jsonl, status, snapshots;
+- bare: dcgan.training.step.train_step alone on one normalised channels_last batch (nets built by the
   trainer's own Trainer): the convolutions and nothing else, the ceiling for ours.
 
 All three run the same number of steps per window, after the same warm-up, and save their fixed-z
@@ -26,9 +26,10 @@ import torch.nn as nn
 
 from dcgan.config import TrainConfig
 from dcgan.data import BatchSource, load_dataset
-from dcgan.models import Discriminator, Generator
-from dcgan.rundir import RunDir, read_jsonl
-from dcgan.train import Trainer, train, train_step
+from dcgan.nets.models import Discriminator, Generator
+from dcgan.runs.rundir import RunDir, read_jsonl
+from dcgan.training.loop import Trainer, train
+from dcgan.training.step import train_step
 
 from .report import Row, Target, images_per_s, progress
 
@@ -118,8 +119,7 @@ def reference_images_per_s(cfg: TrainConfig, p: Plan, out_dir: Path, sink) -> fl
     loader = torch.utils.data.DataLoader(reference_dataset(cfg), batch_size=cfg.batch_size, shuffle=True,
                                          num_workers=REFERENCE_WORKERS)
     torch.manual_seed(cfg.seed)
-    netG = Generator(cfg.z_dim, cfg.image_size, cfg.channels, cfg.g_width, cfg.kernel_size)
-    netD = Discriminator(cfg.image_size, cfg.channels, cfg.d_width, cfg.kernel_size, cfg.d_batchnorm)
+    netG, netD = Generator.from_config(cfg), Discriminator.from_config(cfg)
     criterion = nn.BCEWithLogitsLoss()  # our D returns logits; the example's ends in a sigmoid + BCELoss
     fixed_noise = torch.randn(cfg.batch_size, cfg.z_dim, 1, 1)
     real_label, fake_label = 1.0, 0.0
@@ -249,7 +249,7 @@ def section_rows(label: str, data: DataChoice, p: Plan, found: dict[str, list[fl
         Row(part, "bare train_step", best["bare"], "img/s",
             detail=f"{rounds['bare']}; one in-memory channels_last batch",
             extra={"rounds": found["bare"], "plan": vars(p)}),
-        Row(part, "ours (dcgan.train.train) vs bare", best["ours"], "img/s", best["bare"], "bare",
+        Row(part, "ours (dcgan.training.loop.train) vs bare", best["ours"], "img/s", best["bare"], "bare",
             OURS_VS_BARE, f"{rounds['ours']}; {p.describe()}; checkpoint every 1000 (outside the window; the "
                           f"run's final snapshot + checkpoint took {max(run_end_s):.2f} s)",
             extra={"rounds": found["ours"], "plan": vars(p), "run_end_s": run_end_s}),

@@ -5,10 +5,9 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
-from .config import ConfigError, TrainConfig
+from .config import GROUPS, ConfigError, TrainConfig, bounds_text, config_fields, resume_fields
 
 DEFAULT_CHECKPOINTS = "checkpoints"
 PROCESS_IMPORTED_AT = time.time()  # where /proc cannot say when this process started
@@ -25,19 +24,39 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _field_help(f) -> str:
+    """A flag's help from its field's metadata: what it does, what is allowed, its default."""
+    meta = f.metadata
+    allowed = bounds_text(meta)
+    if meta["choices"]:
+        allowed = ", ".join(str(c) if c != "" else "''" for c in meta["choices"])
+    default = f.default
+    return f"{meta['help']}" + (f"; {allowed}" if allowed else "") + f" [{default!r}]".replace("%", "%%")
+
+
+def _add_field_flag(group, f, default=argparse.SUPPRESS) -> None:
+    """One flag for one TrainConfig field; SUPPRESS keeps unset flags out, so a config file's values win."""
+    if f.type == "bool":
+        group.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=default,
+                           help=_field_help(f))
+    else:
+        conv = {"int": int, "float": float, "str": str}[f.type]
+        group.add_argument(_flag(f.name), type=conv, default=default, metavar=f.type.upper(), help=_field_help(f))
+
+
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field; SUPPRESS keeps unset flags out so --config values win."""
-    defaults = TrainConfig()
-    g = p.add_argument_group("training config (defaults in brackets)")
-    for f in fields(TrainConfig):
-        default = getattr(defaults, f.name)
-        if f.type == "bool":
-            g.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
-                           help=f"[{default}]")
-        else:
-            conv = {"int": int, "float": float, "str": str}[f.type]
-            g.add_argument(_flag(f.name), type=conv, default=argparse.SUPPRESS, metavar=f.type.upper(),
-                           help=f"[{default}]")
+    """Every TrainConfig field as a flag, grouped as the config groups them, with its help text."""
+    groups = {name: p.add_argument_group(f"{title} (defaults in brackets)") for name, title in GROUPS.items()}
+    for f in config_fields():
+        _add_field_flag(groups[f.metadata["group"]], f)
+
+
+def _add_resume_flags(p: argparse.ArgumentParser) -> None:
+    """The fields a resume may change (the schema's resume=True), as flags; unset means unchanged."""
+    g = p.add_argument_group("settings a resume may change (unset: as the run had them)")
+    for f in config_fields():
+        if f.metadata["resume"]:
+            _add_field_flag(g, f, default=None)
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -52,7 +71,7 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     if preset:
         data.update(preset_values(preset))
     data.update(file_values)
-    for f in fields(TrainConfig):
+    for f in config_fields():
         if hasattr(args, f.name):
             data[f.name] = getattr(args, f.name)
     return TrainConfig.from_dict(data)
@@ -79,12 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--steps", type=int, help="new total number of steps")
     group.add_argument("--more", type=int, help="this many steps beyond the last checkpoint")
-    p.add_argument("--lr-d", type=float, help="new learning rate for D (e.g. after a divergence)")
-    p.add_argument("--lr-g", type=float, help="new learning rate for G")
-    p.add_argument("--label-smoothing", type=float, help="new one-sided label smoothing")
-    p.add_argument("--eval-every", type=int, help="evaluate every N steps from now on (0 = off)")
-    p.add_argument("--eval-samples", type=int, help="images per evaluation")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_resume_flags(p)
 
     p = sub.add_parser("stop", help="ask a running run to stop after its next step")
     p.add_argument("run_name")
@@ -170,8 +185,8 @@ def _positive(name: str, value: int, low: int = 1, high: int = 100_000) -> int:
 
 
 def cmd_train(args) -> int:
-    from .distributed import world_from_env
-    from .train import train
+    from .training.distributed import world_from_env
+    from .training.loop import train
     cfg = _config_from_args(args)
     state = train(cfg, args.checkpoints, progress=not args.quiet, handle_sigterm=True, started_at=_started_at())
     if world_from_env().is_main:
@@ -180,11 +195,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_resume(args) -> int:
-    from .distributed import world_from_env
-    from .train import resume_config, train
-    cfg = resume_config(args.checkpoints, args.run_name, args.steps, args.more, lr_d=args.lr_d, lr_g=args.lr_g,
-                        label_smoothing=args.label_smoothing, eval_every=args.eval_every,
-                        eval_samples=args.eval_samples)
+    from .training.distributed import world_from_env
+    from .training.resume import resume_config
+    from .training.loop import train
+    cfg = resume_config(args.checkpoints, args.run_name, args.steps, args.more,
+                        **{name: getattr(args, name) for name in resume_fields()})
     state = train(cfg, args.checkpoints, resume=True, progress=not args.quiet, handle_sigterm=True,
                   started_at=_started_at())
     if world_from_env().is_main:
@@ -195,19 +210,19 @@ def cmd_resume(args) -> int:
 def _started_at() -> float | None:
     # this process's start, not the moment training begins: a Stop pressed while the trainer was
     # still importing torch is a request to this trainer, and is honoured
-    from .rundir import process_started_at
+    from .runs.rundir import process_started_at
     return process_started_at() or PROCESS_IMPORTED_AT
 
 
 def cmd_stop(args) -> int:
-    from .launch import stop_training
+    from .training.launch import stop_training
     stop_training(args.checkpoints, args.run_name)
     print(f"asked {args.run_name} to stop; it will save a checkpoint first")
     return 0
 
 
 def cmd_runs(args) -> int:
-    from .rundir import list_runs, state_label
+    from .runs.rundir import list_runs, state_label
     for run in list_runs(args.checkpoints):
         st = run.status()
         print(f"{run.name:24s} {state_label(st):9s} step {st.get('step', 0)}/{st.get('total_steps', '?')}")
@@ -215,7 +230,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_delete(args) -> int:
-    from .launch import delete_run
+    from .training.launch import delete_run
     if not args.yes:
         raise ConfigError(f"this deletes run {args.run_name!r} and all its files; add --yes to do it")
     delete_run(args.checkpoints, args.run_name)
@@ -224,9 +239,9 @@ def cmd_delete(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from .checkpoint import resolve_generator
-    from .imaging import make_grid, png_bytes, upscale
-    from .latent import generate, z_from_seed
+    from .runs.checkpoint import resolve_generator
+    from .explore.imaging import make_grid, png_bytes, upscale
+    from .explore.latent import generate, z_from_seed
     import torch
     _positive("count", args.count, 1, 1024)
     G = resolve_generator(args.model, args.step)
@@ -238,9 +253,9 @@ def cmd_sample(args) -> int:
 
 
 def cmd_interpolate(args) -> int:
-    from .checkpoint import resolve_generator
-    from .explore import interpolation
-    from .latent import z_from_seed
+    from .runs.checkpoint import resolve_generator
+    from .explore.views import interpolation
+    from .explore.latent import z_from_seed
     _positive("frames", args.frames, 2, 1000)
     G = resolve_generator(args.model, args.step)
     result = interpolation(G, z_from_seed(args.seed_a, G.z_dim)[0], z_from_seed(args.seed_b, G.z_dim)[0],
@@ -254,9 +269,9 @@ def cmd_interpolate(args) -> int:
 
 def cmd_sweep(args) -> int:
     import numpy as np
-    from .checkpoint import resolve_generator
-    from .imaging import make_grid, png_bytes, upscale
-    from .latent import generate, sweep, z_from_seed
+    from .runs.checkpoint import resolve_generator
+    from .explore.imaging import make_grid, png_bytes, upscale
+    from .explore.latent import generate, sweep, z_from_seed
     G = resolve_generator(args.model, args.step)
     try:
         components = [int(c) for c in args.components.split(",") if c.strip()]
@@ -271,8 +286,8 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from .rundir import RunDir
-    from .stats_chart import stats_png
+    from .runs.rundir import RunDir
+    from .explore.stats_chart import stats_png
     if args.smooth is not None:
         _positive("smooth", args.smooth, 1, 1_000_000)
     if not Path(args.run).is_dir():
@@ -290,7 +305,7 @@ def cmd_stats(args) -> int:
 
 
 def cmd_card(args) -> int:
-    from .model_card import write_model_card
+    from .runs.model_card import write_model_card
     if not (Path(args.run) / "config.json").is_file():
         raise ConfigError(f"no run directory at {args.run}")
     print(f"wrote {write_model_card(args.run, args.data_note, args.notes)}")
@@ -298,7 +313,8 @@ def cmd_card(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import evaluate_model, format_report, save_report
+    from .evaluation.evaluate import evaluate_model
+    from .evaluation.report import format_report, save_report
     if args.samples is not None:
         _positive("samples", args.samples, 100, 100_000)
     report = evaluate_model(args.model, step=args.step, samples=args.samples, evaluator=args.evaluator,
@@ -311,14 +327,14 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .importer import import_generator_file
+    from .runs.importer import import_generator_file
     result = import_generator_file(args.path, args.checkpoints, args.run_name)
     print(f"imported {args.path} as run {result.run.name} ({result.summary()}) -> {result.run.path}")
     return 0
 
 
 def cmd_train_evaluator(args) -> int:
-    from .evaluate import EVALUATOR_EPOCHS, train_classifier
+    from .evaluation.classifier import EVALUATOR_EPOCHS, train_classifier
     epochs = EVALUATOR_EPOCHS[args.dataset] if args.epochs is None else _positive("epochs", args.epochs, 1, 50)
     info = train_classifier(args.dataset, args.data_root, epochs=epochs)
     print(json.dumps(info))
@@ -331,9 +347,9 @@ COMMANDS = {"train": cmd_train, "resume": cmd_resume, "stop": cmd_stop, "runs": 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checkpoint import CheckpointError
+    from .runs.checkpoint import CheckpointError
     from .data import DataError
-    from .train import TrainingFailed
+    from .training.loop import TrainingFailed
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 DATASETS = ("mnist", "fashion-mnist", "stacked-mnist", "folder", "synthetic")
-# datasets the evaluator has a classifier for (dcgan/evaluate.py): eval_every works only for these
+# datasets the evaluator has a classifier for (dcgan/evaluation/): eval_every works only for these
 EVALUATED_DATASETS = ("mnist", "fashion-mnist", "stacked-mnist")
 IMAGE_SIZES = (28, 32, 64, 128)
 DEVICES = ("auto", "cpu", "cuda")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .distributed import SINGLE, World
+from .training.distributed import SINGLE, World
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
@@ -230,7 +230,7 @@ def _decode_folder(root: Path, paths: list[Path], image_size: int, channels: int
             skipped.append(rel)
     images = np.stack(arrays) if arrays else np.zeros((0, channels, image_size, image_size), np.uint8)
     try:
-        from .rundir import atomic_write_bytes
+        from .runs.rundir import atomic_write_bytes
         buffer = io.BytesIO()
         np.savez(buffer, images=images, decoded=np.array(decoded, dtype=str), skipped=np.array(skipped, dtype=str))
         cache.parent.mkdir(parents=True, exist_ok=True)

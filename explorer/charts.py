@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dcgan.stats_chart import running_mean  # one smoothing for the app's charts and the CLI's PNG
+from dcgan.explore.stats_chart import running_mean
 
 MAX_POINTS = 1500  # more points than pixels only slows the browser down
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from dcgan.checkpoint import CheckpointError, load_run_generator
+from dcgan.runs.checkpoint import CheckpointError, load_run_generator
 from dcgan.config import bounds_text, in_bounds
-from dcgan.imaging import png_bytes
-from dcgan.rundir import ACTIVE_STATES, RunDir, list_runs, read_json, state_label
+from dcgan.explore.imaging import png_bytes
+from dcgan.runs.rundir import ACTIVE_STATES, RunDir, list_runs, read_json, state_label
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUN = "mnist"

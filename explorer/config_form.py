@@ -10,7 +10,7 @@ from dataclasses import Field
 
 import streamlit as st
 
-from dcgan.config import GROUPS, ConfigError, TrainConfig, bounds_text, config_fields, in_bounds
+from dcgan.config import ConfigError, TrainConfig, bounds_text, config_fields, in_bounds
 
 KEY_PREFIX = "train_"
 DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "stacked-mnist": "Stacked MNIST (RGB, 1000 modes)",

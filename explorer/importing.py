@@ -8,9 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from dcgan.checkpoint import CheckpointError
+from dcgan.runs.checkpoint import CheckpointError
 from dcgan.config import ConfigError
-from dcgan.importer import import_generator
+from dcgan.runs.importer import import_generator
 
 UPLOAD_TYPES = ["pth", "pt", "ckpt", "bin", "safetensors"]
 

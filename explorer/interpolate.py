@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dcgan.explore import interpolation
-from dcgan.latent import MAX_FRAMES, z_from_seed
+from dcgan.explore.views import interpolation
+from dcgan.explore.latent import MAX_FRAMES, z_from_seed
 from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image
 
 st.title("Interpolate")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dcgan.explore import SWEEP_LIMIT, image_png, render_z, sweep_grid, z_from_upload, z_json, z_npy
-from dcgan.latent import z_from_seed
+from dcgan.explore.views import SWEEP_LIMIT, image_png, render_z, sweep_grid, z_from_upload, z_json, z_npy
+from dcgan.explore.latent import z_from_seed
 from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image, step_text
 
 Z_LIMIT = 3.5  # slider range; a standard normal component lies within it 99.95 % of the time

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dcgan.explore import progression_gif
-from dcgan.evaluate import collapse_warnings
+from dcgan.explore.views import progression_gif
+from dcgan.evaluation.evaluate import collapse_warnings
 from explorer.charts import auto_window, coverage_figure, discriminator_figure, fid_figure, loss_figure
 from explorer.common import bounded_number, progress_callback, show_image, skipped_lines_note
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dcgan.checkpoint import CheckpointError
+from dcgan.runs.checkpoint import CheckpointError
 from dcgan.config import EVALUATED_DATASETS
 from dcgan.data import DataError
-from dcgan.evaluate import CLASS_NAMES, collapse_warnings, load_report, nearest_training_images
+from dcgan.evaluation.classifier import CLASS_NAMES
+from dcgan.evaluation.evaluate import collapse_warnings
+from dcgan.evaluation.report import load_report
+from dcgan.evaluation.nearest import nearest_training_images
 from explorer.charts import (auto_window, class_histogram_figure, coverage_figure, fid_figure, loss_figure,
                              precision_recall_figure, report_rows)
 from explorer.common import run_config, show_image

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from dcgan.checkpoint import CheckpointError
+from dcgan.runs.checkpoint import CheckpointError
 from dcgan.config import ConfigError, TrainConfig
 from dcgan.data import DataError
-from dcgan.launch import delete_run, is_protected, resume_training, start_training, stop_training
+from dcgan.training.launch import delete_run, is_protected, resume_training, start_training, stop_training
 from dcgan.presets import PRESETS, SEEDS, preset_values
-from dcgan.rundir import ACTIVE_STATES, RunDir, list_runs, state_label
+from dcgan.runs.rundir import ACTIVE_STATES, RunDir, list_runs, state_label
 from explorer.charts import auto_window, discriminator_figure, format_seconds, loss_figure, lr_figure, run_progress
 from explorer.common import PROJECT_ROOT, bounded_number, run_config, skipped_lines_note
 from explorer.config_form import config_form, config_from_form, fill

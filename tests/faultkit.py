@@ -25,7 +25,7 @@ def _context():
     if _CTX is None:
         _CTX = multiprocessing.get_context("forkserver")
         # imported once in the server, never run there: children fork with no torch threads started
-        _CTX.set_forkserver_preload(["torch", "dcgan.cli", "dcgan.train", "faultkit"])
+        _CTX.set_forkserver_preload(["torch", "dcgan.cli", "dcgan.training.loop", "faultkit"])
     return _CTX
 
 
@@ -34,7 +34,8 @@ def _child(argv: list[str], fault: str | None, log_path: str) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     import torch
-    from dcgan import cli, faults
+    from dcgan import cli
+    from dcgan.training import faults
     torch.set_num_threads(1)  # bitwise the same results in every trainer, however busy the machine
     faults.arm(fault)
     sys.exit(cli.main(argv))

@@ -16,9 +16,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dcgan.config import TrainConfig
-from dcgan.launch import wait_for_state
-from dcgan.rundir import RunDir, atomic_write_json
-from dcgan.train import train
+from dcgan.training.launch import wait_for_state
+from dcgan.runs.rundir import RunDir, atomic_write_json
+from dcgan.training.loop import train
 from explorer import charts
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")

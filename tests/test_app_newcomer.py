@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from dcgan.config import TrainConfig
-from dcgan.launch import wait_for_state
-from dcgan.rundir import RunDir, atomic_write_json, jsonl_line
+from dcgan.training.launch import wait_for_state
+from dcgan.runs.rundir import RunDir, atomic_write_json, jsonl_line
 from test_app import TINY, app_checkpoints, app_tiny_checkpoints, errors, image_urls, open_app  # noqa: F401
 from explorer import charts
 
@@ -232,7 +232,7 @@ def test_new_run_comes_first_on_the_train_page(app_checkpoints):
 def test_resume_finishes_the_configured_run_by_default(app_checkpoints):
     root = app_checkpoints
     run = RunDir(root / "short")
-    from dcgan.train import train
+    from dcgan.training.loop import train
     train(TrainConfig(run_name="short", steps=8, snapshot_every=4, checkpoint_every=4, **TINY), root,
           progress=False, log=lambda _: None)
     cfg = json.loads(run.config_path.read_text())
@@ -307,8 +307,8 @@ def test_nearest_image_distances_have_a_scale(app_checkpoints):
 
 def test_sweep_grid_names_its_rows_and_columns():
     import torch
-    from dcgan.explore import sweep_grid
-    from dcgan.models import Generator
+    from dcgan.explore.views import sweep_grid
+    from dcgan.nets.models import Generator
     G = Generator(z_dim=8, image_size=28, channels=1, width=4).eval()
     plain = sweep_grid(G, torch.zeros(8), [0, 3], -3, 3, 5, scale=2, labels=False)
     labelled = sweep_grid(G, torch.zeros(8), [0, 3], -3, 3, 5, scale=2)

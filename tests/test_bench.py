@@ -17,7 +17,7 @@ from bench.throughput import plan
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "checkpoints"
 BATCH_SIZES = (64, 128)
-THROUGHPUT_ROWS = ["reference loop (pytorch/examples)", "bare train_step", "ours (dcgan.train.train) vs bare",
+THROUGHPUT_ROWS = ["reference loop (pytorch/examples)", "bare train_step", "ours (dcgan.training.loop.train) vs bare",
                    "ours vs reference"]
 LATENCY_ROWS = ["generator load (first view, then cached)", "one z -> one image, p95", "12x12 sweep grid, p95",
                 "64-frame interpolation GIF, p95"]

@@ -23,10 +23,10 @@ if browser_missing():
 from playwright import sync_api  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from dcgan.config import TrainConfig  # noqa: E402
-from dcgan.launch import wait_for_state  # noqa: E402
-from dcgan.rundir import RunDir  # noqa: E402
-from dcgan.train import train  # noqa: E402
+from dcgan.config import TrainConfig
+from dcgan.training.launch import wait_for_state
+from dcgan.runs.rundir import RunDir
+from dcgan.training.loop import train
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -268,8 +268,8 @@ def test_shipped_model_read_only(browser, tmp_path):
             # a shipped run on the Train page: explorable, not resumable, and the page says why
             go_to(page, url, "Train", "Train")
             page.get_by_text("Resume is off").wait_for()
-            assert page.get_by_role("button", name="Resume").is_disabled()
-            assert page.get_by_role("button", name="Delete").is_disabled()
+            assert page.get_by_role("button", name="Resume", exact=True).is_disabled()
+            assert page.get_by_role("button", name="Delete", exact=True).is_disabled()
             no_exceptions(page)
             shot(page, "shipped_train")
             go_to(page, url, "Quality", "Quality")

@@ -19,8 +19,8 @@ if browser_missing():
     pytest.skip(browser_missing(), allow_module_level=True)
 from playwright import sync_api  # noqa: E402
 
-from dcgan.config import TrainConfig  # noqa: E402
-from dcgan.train import train  # noqa: E402
+from dcgan.config import TrainConfig
+from dcgan.training.loop import train
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "screenshots"

@@ -16,14 +16,18 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan.checkpoint import CheckpointError, load_run_generator, load_training_state, resolve_generator
+from dcgan.runs.checkpoint import CheckpointError, load_run_generator, load_training_state, resolve_generator
 from dcgan.config import ConfigError, TrainConfig
 from dcgan.data import BatchSource, DataError, load_dataset, load_folder, load_torchvision, make_synthetic
-from dcgan.imaging import gif_bytes, gif_frame_count, make_grid, upscale
-from dcgan.latent import interpolate, lerp, slerp, sweep, z_from_seed
-from dcgan.models import Discriminator, Generator
-from dcgan.rundir import RunDir, list_runs, read_jsonl
-from dcgan.train import balance_lrs, d_loss, g_nonsaturating_loss, resume_config, train, train_step
+from dcgan.explore.imaging import gif_bytes, gif_frame_count, make_grid, upscale
+from dcgan.explore.latent import interpolate, lerp, slerp, sweep, z_from_seed
+from dcgan.nets.models import Discriminator, Generator
+from dcgan.runs.rundir import RunDir, list_runs, read_jsonl
+from dcgan.training.balance import balance_lrs
+from dcgan.nets.losses import d_loss, g_nonsaturating_loss
+from dcgan.training.resume import resume_config
+from dcgan.training.loop import train
+from dcgan.training.step import train_step
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "datasets"
@@ -355,7 +359,7 @@ def test_a_stopped_run_has_a_snapshot_at_its_stop_step(tmp_path):
 
 
 def test_launched_trainer_finishes_is_reaped_and_a_late_stop_is_cleared(tmp_path):
-    from dcgan.launch import resume_training, start_training, stop_training, wait_for_state
+    from dcgan.training.launch import resume_training, start_training, stop_training, wait_for_state
     run = start_training(tiny("bg"), tmp_path)
     assert run.status()["state"] in ("starting", "running", "finished")
     st = wait_for_state(run, timeout_s=180)
@@ -375,12 +379,12 @@ def test_launched_trainer_finishes_is_reaped_and_a_late_stop_is_cleared(tmp_path
 
 
 def test_launch_refuses_a_bad_folder_and_reports_a_trainer_that_died(tmp_path):
-    from dcgan.launch import start_training
+    from dcgan.training.launch import start_training
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no images"):
         start_training(tiny("f", dataset="folder", image_folder=str(tmp_path / "empty")), tmp_path)
     run = RunDir(tmp_path / "dead")
-    from dcgan.rundir import atomic_write_json
+    from dcgan.runs.rundir import atomic_write_json
     atomic_write_json(run.status_path, {"state": "starting", "pid": None, "heartbeat": time.time()})
     atomic_write_json(run.launch_path, {"pid": 2 ** 22 + 4321})
     assert run.status()["state"] == "failed" and "train.log" in run.status()["error"]
@@ -418,7 +422,7 @@ def test_readers_tolerate_torn_lines_and_dead_trainers(tmp_path):
 
 
 def test_list_runs_includes_a_run_still_starting(tmp_path):
-    from dcgan.rundir import atomic_write_json
+    from dcgan.runs.rundir import atomic_write_json
     train(tiny("done"), tmp_path, progress=False)
     starting = RunDir(tmp_path / "new")
     atomic_write_json(starting.status_path, {"state": "starting", "pid": None, "heartbeat": time.time()})

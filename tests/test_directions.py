@@ -9,12 +9,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dcgan.directions import (Directions, NoClassifierError, binary_direction, direction_effect, directions_path,
-                              labelled_directions, load_directions, mnist_label_fn, move, save_directions, sefa,
-                              strip)
-from dcgan.latent import generate
-from dcgan.models import Generator
-from dcgan.sensitivity import heatmap, heatmap_image, jacobian, local_directions, sensitivity
+from dcgan.explore.directions import Directions, NoClassifierError, binary_direction, direction_effect, directions_path, labelled_directions, load_directions, mnist_label_fn, move, save_directions, sefa, strip
+from dcgan.explore.latent import generate
+from dcgan.nets.models import Generator
+from dcgan.explore.sensitivity import heatmap, heatmap_image, jacobian, local_directions, sensitivity
 
 # torch's first forward-mode AD call scripts its JVP decompositions with the deprecated torch.jit.script
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
@@ -284,7 +282,7 @@ def test_local_directions_are_orthonormal_and_maximise_image_change():
 @pytest.mark.skipif(not ((MNIST_RUN / "generator.safetensors").is_file() and MNIST_CLASSIFIER.is_file()),
                     reason="needs the shipped checkpoints/mnist model and checkpoints/evaluators/mnist.safetensors")
 def test_toward_7_on_the_shipped_mnist_model():
-    from dcgan.checkpoint import resolve_generator
+    from dcgan.runs.checkpoint import resolve_generator
     G = resolve_generator(MNIST_RUN)
     label_fn, classes = mnist_label_fn("mnist")
     d = labelled_directions(G, label_fn, classes, samples=2000, seed=0, only=[7])

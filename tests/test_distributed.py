@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from dcgan.checkpoint import checkpoint_step, resolve_generator
+from dcgan.runs.checkpoint import checkpoint_step, resolve_generator
 from dcgan.data import BatchSource
-from dcgan.distributed import World, check_in_step
+from dcgan.training.distributed import World, check_in_step
 
 ROOT = Path(__file__).resolve().parent.parent
 

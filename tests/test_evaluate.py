@@ -10,15 +10,18 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan.checkpoint import export_generator
+from dcgan.runs.checkpoint import export_generator
 from dcgan.config import ModelConfig, TrainConfig
 from dcgan.data import load_dataset
-from dcgan.evaluate import (EVALUATOR_DIR, classifier_path, compare, embed, evaluate_model, format_report,
-                            load_classifier, load_report, nearest_neighbour_strip)
-from dcgan.metrics import class_shares, memorisation
-from dcgan.models import Generator
-from dcgan.rundir import RunDir, atomic_write_json
-from dcgan.train import train
+from dcgan.evaluation.classifier import EVALUATOR_DIR, classifier_path, load_classifier
+from dcgan.evaluation.evaluate import compare, evaluate_model
+from dcgan.evaluation.embedding import embed
+from dcgan.evaluation.report import format_report, load_report
+from dcgan.evaluation.nearest import nearest_neighbour_strip
+from dcgan.evaluation.metrics import class_shares, memorisation
+from dcgan.nets.models import Generator
+from dcgan.runs.rundir import RunDir, atomic_write_json
+from dcgan.training.loop import train
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "datasets"

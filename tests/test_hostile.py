@@ -22,14 +22,14 @@ from streamlit.testing.v1 import AppTest
 
 import faultkit
 from faultkit import cli_out
-from dcgan import launch
-from dcgan.checkpoint import CheckpointError, checkpoint_step, load_run_generator, load_training_state
+from dcgan.training import launch
+from dcgan.runs.checkpoint import CheckpointError, checkpoint_step, load_run_generator, load_training_state
 from dcgan.config import ConfigError, TrainConfig
 from dcgan.data import MAX_IMAGE_PIXELS, DataError, load_folder
-from dcgan.explore import interpolation, render_z, sweep_grid, z_from_upload, z_json, z_npy
-from dcgan.latent import interpolate, sweep, z_from_seed
-from dcgan.rundir import RunDir, list_runs
-from dcgan.train import train
+from dcgan.explore.views import interpolation, render_z, sweep_grid, z_from_upload, z_json, z_npy
+from dcgan.explore.latent import interpolate, sweep, z_from_seed
+from dcgan.runs.rundir import RunDir, list_runs
+from dcgan.training.loop import train
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "streamlit_app.py")

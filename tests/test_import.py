@@ -15,13 +15,13 @@ import torch
 import torch.nn as nn
 from safetensors.torch import save_file
 
-from dcgan.checkpoint import load_run_generator, resolve_generator
+from dcgan.runs.checkpoint import load_run_generator, resolve_generator
 from dcgan.cli import main as cli_main
 from dcgan.config import TrainConfig
-from dcgan.explore import interpolation, progression_gif
-from dcgan.importer import ImportFitError, import_generator, import_generator_file
-from dcgan.latent import z_from_seed
-from dcgan.rundir import RunDir, list_runs
+from dcgan.explore.views import interpolation, progression_gif
+from dcgan.runs.importer import ImportFitError, import_generator, import_generator_file
+from dcgan.explore.latent import z_from_seed
+from dcgan.runs.rundir import RunDir, list_runs
 
 
 class ExamplesGenerator(nn.Module):
@@ -180,7 +180,7 @@ def test_mnist_28px_layout_and_safetensors_input(tmp_path, capsys):
 
 def test_bare_sequential_with_5x5_kernels_at_32px(tmp_path):
     # a Sequential saved on its own has keys "0.weight", ...; our own 5x5 geometry round-trips
-    from dcgan.models import Generator
+    from dcgan.nets.models import Generator
     ours = Generator(z_dim=16, image_size=32, channels=3, width=8, kernel_size=5).eval()
     result = import_generator(_save(ours.main.state_dict()), "seq.pth", tmp_path)
     assert (result.model.image_size, result.model.kernel_size, result.model.g_width) == (32, 5, 8)

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from dcgan.config import ConfigError, TrainConfig
-from dcgan.evaluate import Embedding, collapse_warnings, compare, format_report, load_report, save_report
-from dcgan.metrics import (class_coverage, frechet_distance, kl_divergence, knn_radii, memorisation, nearest,
-                           precision_recall, stacked_mnist_modes)
-from dcgan.rundir import RunDir
+from dcgan.evaluation.embedding import Embedding
+from dcgan.evaluation.evaluate import collapse_warnings, compare
+from dcgan.evaluation.report import format_report, load_report, save_report
+from dcgan.evaluation.metrics import class_coverage, frechet_distance, kl_divergence, knn_radii, memorisation, nearest, precision_recall, stacked_mnist_modes
+from dcgan.runs.rundir import RunDir
 
 UNIFORM10 = np.full(10, 0.1)
 
@@ -184,8 +185,8 @@ def test_eval_log_readers_tolerate_a_torn_line_and_find_warnings(tmp_path):
 
 
 def test_resume_may_turn_evaluation_on(tmp_path):
-    from dcgan.rundir import atomic_write_json
-    from dcgan.train import resume_config
+    from dcgan.runs.rundir import atomic_write_json
+    from dcgan.training.resume import resume_config
     run = RunDir(tmp_path / "r")
     atomic_write_json(run.config_path, TrainConfig(run_name="r", dataset="mnist", steps=10).to_dict())
     atomic_write_json(run.generator_config_path, {"step": 10})

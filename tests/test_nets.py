@@ -9,12 +9,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dcgan.models import Generator
+from dcgan.nets.models import Generator
 from dcgan.nets.augment import POLICIES, diff_augment, parse_policy
 from dcgan.nets.ema import EMA
 from dcgan.nets.layers import MinibatchStdDev, apply_spectral_norm
-from dcgan.nets.losses import (d_hinge_loss, d_relativistic_loss, g_hinge_loss, g_relativistic_loss,
-                               r1_penalty)
+from dcgan.nets.losses import d_hinge_loss, d_relativistic_loss, g_hinge_loss, g_relativistic_loss, r1_penalty
 
 
 def t(*values: float) -> torch.Tensor:

@@ -20,14 +20,17 @@ import torch
 from PIL import Image
 
 from faultkit import cli_out
-from dcgan import cli, launch
-from dcgan.checkpoint import CheckpointError, load_training_state
+from test_core import stop_at
+from dcgan import cli
+from dcgan.training import launch
+from dcgan.runs.checkpoint import CheckpointError, load_training_state
 from dcgan.config import ConfigError, TrainConfig
 from dcgan.data import DataError, dataset_warnings
-from dcgan.health import divergence, divergence_window
-from dcgan.importer import ImportFitError, read_tensors
-from dcgan.rundir import RunDir, atomic_write_json, jsonl_line, process_started_at, read_jsonl, state_label
-from dcgan.train import TrainingFailed, resume_config, train, train_step
+from dcgan.training.health import divergence, divergence_window
+from dcgan.runs.importer import ImportFitError, read_tensors
+from dcgan.runs.rundir import RunDir, atomic_write_json, jsonl_line, process_started_at, read_jsonl, state_label
+from dcgan.training.loop import TrainingFailed, train
+from dcgan.training.resume import resume_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = dict(dataset="synthetic", image_size=28, batch_size=16, z_dim=16, g_width=16, d_width=16, grid_size=16,
@@ -42,16 +45,6 @@ def quiet(_: str) -> None:
     pass
 
 
-def stop_after(step: int, run: RunDir):
-    """A step function that asks for a stop once `step` steps are done."""
-    def step_fn(*args):
-        stats = train_step(*args)
-        if len(run.metrics()) + 1 >= step:
-            run.request_stop()
-        return stats
-    return step_fn
-
-
 def one_line(result: tuple[int, str, str], *fragments: str) -> str:
     code, _, err = result
     assert code != 0 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
@@ -64,7 +57,7 @@ def one_line(result: tuple[int, str, str], *fragments: str) -> str:
 def stopped(tmp_path) -> RunDir:
     """A run of 12 steps stopped at step 5, with a checkpoint there."""
     run = RunDir(tmp_path / "s")
-    assert train(tiny("s", steps=12), tmp_path, progress=False, log=quiet, step_fn=stop_after(5, run)) == "stopped"
+    assert train(tiny("s", steps=12), tmp_path, progress=False, log=quiet, step_fn=stop_at(5, run)) == "stopped"
     return run
 
 
@@ -149,7 +142,7 @@ def test_a_stop_request_made_while_the_trainer_was_starting_is_honoured(stopped)
 
 
 def test_process_started_at_is_the_process_start():
-    code = "import time; from dcgan.rundir import process_started_at; print(time.time() - process_started_at())"
+    code = "import time; from dcgan.runs.rundir import process_started_at; print(time.time() - process_started_at())"
     out = subprocess.run([sys.executable, "-c", f"import time; time.sleep(0.5); {code}"], capture_output=True,
                          text=True, check=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT))).stdout
     assert 0.5 <= float(out) < 30
@@ -290,7 +283,7 @@ def test_an_unexpected_error_is_one_line_in_status_and_a_traceback_in_the_log(tm
 
 
 def test_the_cli_reports_an_unexpected_error_in_one_line(tmp_path):
-    from dcgan import faults
+    from dcgan.training import faults
     config = tmp_path / "c.json"
     config.write_text(json.dumps(tiny("eio").to_dict()))
     faults.arm("step@2=EIO")  # an I/O error no hint covers: unexpected, as a bug would be
@@ -541,8 +534,8 @@ def test_a_checkpoint_that_is_not_one_is_one_line_without_internals(stopped, kin
 
 @pytest.mark.parametrize("kind", ["int keys", "sparse", "meta", "complex"])
 def test_odd_tensors_in_a_state_dict_are_named(tmp_path, kind):
-    from dcgan.importer import import_generator
-    from dcgan.models import Generator
+    from dcgan.runs.importer import import_generator
+    from dcgan.nets.models import Generator
     sd = Generator(16, 28, 1, 8, 4).state_dict()
     change = {"int keys": lambda: {i: v for i, v in enumerate(sd.values())},
               "sparse": lambda: {k: v.to_sparse() if v.dim() == 4 else v for k, v in sd.items()},
@@ -574,7 +567,7 @@ def test_recent_metrics_of_a_short_file_is_all_of_it(tmp_path):
 
 
 def test_hostile_numbers_in_generator_json_and_config_json_are_one_line_errors(stopped):
-    from dcgan.checkpoint import load_run_generator
+    from dcgan.runs.checkpoint import load_run_generator
     cfg = json.loads(stopped.generator_config_path.read_text())
     stopped.generator_config_path.write_text(json.dumps({**cfg, "z_dim": 1e999}))  # int(inf): OverflowError
     with pytest.raises(CheckpointError, match="generator.json"):
@@ -588,8 +581,8 @@ def test_hostile_numbers_in_generator_json_and_config_json_are_one_line_errors(s
 
 
 def test_a_damaged_eval_json_is_no_report(tmp_path):
-    from dcgan.evaluate import load_report
-    from dcgan.model_card import model_card
+    from dcgan.evaluation.report import load_report
+    from dcgan.runs.model_card import model_card
     train(tiny("ev", steps=2), tmp_path, progress=False, log=quiet)
     run = RunDir(tmp_path / "ev")
     good = json.loads((ROOT / "checkpoints" / "mnist" / "eval.json").read_text())
@@ -603,7 +596,7 @@ def test_a_damaged_eval_json_is_no_report(tmp_path):
 
 
 def test_a_damaged_evaluator_file_is_one_line(tmp_path):
-    from dcgan.evaluate import load_classifier
+    from dcgan.evaluation.classifier import load_classifier
     (tmp_path / "c.safetensors").write_bytes(b"\x10" + b"\0" * 7 + b"{junk")
     with pytest.raises(CheckpointError, match="is not a readable safetensors file") as e:
         load_classifier(tmp_path / "c.safetensors")
@@ -620,7 +613,7 @@ def test_stop_of_a_run_still_starting_from_its_request(tmp_path):
 
 def test_stop_signals_only_a_trainer_it_has_seen_alive_here(tmp_path, monkeypatch):
     import socket
-    from dcgan.rundir import process_start
+    from dcgan.runs.rundir import process_start
     killed = []
     real_kill = os.kill
     # os.kill(pid, 0), the liveness probe, still runs: only what would be a signal is recorded

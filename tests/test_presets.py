@@ -16,10 +16,10 @@ from streamlit.testing.v1 import AppTest
 from dcgan.cli import main as cli_main
 from dcgan.config import ConfigError, TrainConfig
 from dcgan.data import folder_classes, is_held_out, load_dataset, load_folder
-from dcgan.models import Discriminator, Generator, count_parameters
+from dcgan.nets.models import Discriminator, Generator, count_parameters
 from dcgan.presets import PRESETS, preset_config, preset_values
-from dcgan.train import Trainer, train
-from dcgan.rundir import RunDir
+from dcgan.training.loop import Trainer, train
+from dcgan.runs.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "datasets" / "faces" / "SMILEs"
@@ -232,7 +232,7 @@ def test_train_page_preset_fills_the_form(tmp_path, monkeypatch):
     at.text_input(key="train_run_name").set_value("from-preset")
     at.button(key="FormSubmitter:train_form-Start training").click().run()
     assert not at.exception, at.exception
-    from dcgan.launch import wait_for_state
+    from dcgan.training.launch import wait_for_state
     wait_for_state(RunDir(root / "from-preset"), ("finished", "failed"), timeout_s=300)
     saved = json.loads((root / "from-preset" / "config.json").read_text())
     assert saved["preset"] == "faces64" and saved["kernel_size"] == 5 and saved["d_dropout_every"] == 2

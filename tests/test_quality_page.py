@@ -11,8 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dcgan.config import TrainConfig
-from dcgan.rundir import RunDir, atomic_write_json, jsonl_line
-from dcgan.train import train
+from dcgan.runs.rundir import RunDir, atomic_write_json, jsonl_line
+from dcgan.training.loop import train
 from explorer import charts
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")

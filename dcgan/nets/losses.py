@@ -11,7 +11,7 @@ Follows:
   rosinality/stylegan2-pytorch's d_r1_loss (squared L2 norm of d sum(D(x)) / dx per image, batch mean;
   the caller scales it by gamma/2 and, for lazy regularisation every k steps, by k).
 
-The BCE / non-saturating losses live in dcgan/train.py (d_loss, g_nonsaturating_loss).
+And seed 002's BCE pair: d_loss (with one-sided label smoothing) and the non-saturating g loss.
 """
 from __future__ import annotations
 
@@ -48,3 +48,15 @@ def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Te
     if grad is None:  # D's output does not depend on the images at all (a constant D)
         return real_logits.new_zeros(())
     return grad.float().square().reshape(grad.shape[0], -1).sum(dim=1).mean()
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))); real_label < 1 is one-sided label smoothing."""
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
+    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    return real + fake
+
+
+def g_nonsaturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """-log D(G(z)): strong gradients early, when D easily rejects G's samples."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))

@@ -1,141 +1,39 @@
-"""Training: small pure loss helpers, one step function, and a loop that owns the run directory."""
+"""The training loop: a Trainer that owns G, D, optimisers, data and the run directory of one run."""
 from __future__ import annotations
 
 import collections
-import contextlib
 import math
 import os
+from pathlib import Path
 import signal
-import socket
 import sys
 import time
 import traceback
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from . import faults
-from .checkpoint import (CheckpointError, checkpoint_step, export_generator, load_training_state,
-                         save_training_state, state_dict_problem)
-from .config import ConfigError, ModelConfig, TrainConfig
-from .data import BatchSource, DataError, dataset_warnings, load_dataset
-from . import distributed, health
+from . import distributed, faults, health
+from ..config import ConfigError, ModelConfig, TrainConfig
+from ..data import BatchSource, DataError, dataset_warnings, load_dataset
+from ..explore.imaging import make_grid, png_bytes, to_uint8
+from ..nets.models import Discriminator, Generator
+from ..runs.checkpoint import (
+    CheckpointError, checkpoint_step, export_generator, load_training_state, save_training_state, state_dict_problem
+)
+from ..runs.rundir import (
+    RunDir, WriteError, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes, read_json
+)
+from .balance import balance_lrs, set_lr
 from .distributed import SINGLE, World
-from .imaging import make_grid, png_bytes, to_uint8
-from .models import Discriminator, Generator
-from .rundir import (RunDir, WriteError, atomic_write_bytes, atomic_write_json, is_step, jsonl_line, npy_bytes,
-                     process_start, read_json)
+from .step import train_step
 
 
 class TrainingFailed(RuntimeError):
     """Training stopped on an unexpected error: a one-line message; the traceback went to the log
     (train.log for a launched trainer) and is this exception's __cause__."""
 
-
-# --- losses (seed 002: BCE, with the non-saturating generator loss) ------------------------------
-
-def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
-    """-log D(x) - log(1 - D(G(z))); real_label < 1 is one-sided label smoothing."""
-    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
-    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-    return real + fake
-
-
-def g_nonsaturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """-log D(G(z)): strong gradients early, when D easily rejects G's samples."""
-    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
-
-
-def balance_lrs(lr_d: float, lr_g: float, acc_real: float, acc_fake: float, cfg: TrainConfig) -> tuple[float, float]:
-    """Seed 000's adaptive balancing from D's accuracies on real and fake images.
-
-    Either accuracy below acc_low: D's verdicts say little, so speed D up and slow G down.
-    Both above acc_high: D is winning, so the opposite. In between both may learn faster.
-    """
-    f = cfg.lr_factor
-    if min(acc_real, acc_fake) < cfg.acc_low:
-        lr_d, lr_g = lr_d * f, lr_g / f
-    elif min(acc_real, acc_fake) > cfg.acc_high:
-        lr_d, lr_g = lr_d / f, lr_g * f
-    else:
-        lr_d, lr_g = lr_d * f, lr_g * f
-    clamp = lambda lr: min(max(lr, cfg.lr_min), cfg.lr_max)  # noqa: E731
-    return clamp(lr_d), clamp(lr_g)
-
-
-def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
-    for group in opt.param_groups:
-        group["lr"] = lr
-
-
-# --- one training step ---------------------------------------------------------------------------
-
-def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor, z_gen: torch.Generator,
-               cfg: TrainConfig, world: World = SINGLE) -> dict[str, float]:
-    """One D update and cfg.g_steps G updates; returns the step's statistics as floats.
-
-    Under torchrun, real is this process's share of the global batch, G and D are DDP-wrapped and the
-    statistics are averaged over the processes."""
-    n = real.shape[0]
-
-    def sample_z() -> torch.Tensor:
-        # every process draws the global batch's z and keeps its rows: the noise, like the data,
-        # does not depend on the number of processes
-        z = torch.randn(n * world.world_size, cfg.z_dim, device=real.device, generator=z_gen)
-        return z[world.shard(z.shape[0])]
-
-    # (1) Update D: maximize log D(x) + log(1 - D(G(z)))
-    with autocast(real.device, cfg):
-        fake = G(sample_z())
-        real_logits = D(real)
-        fake_logits = D(fake.detach())
-        loss_d = d_loss(real_logits, fake_logits, 1.0 - cfg.label_smoothing)
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
-
-    # (2) Update G: maximize log D(G(z)); extra G steps draw fresh z (seeds 000/001).
-    # D's weight gradients would be thrown away here: not computing them saves a third of D's
-    # backward pass (and, under DDP, an all-reduce of them)
-    D.requires_grad_(False)
-    try:
-        with _no_sync(D):
-            for i in range(cfg.g_steps):
-                with autocast(real.device, cfg):
-                    if i > 0:
-                        fake = G(sample_z())
-                    g_logits = D(fake)
-                    loss_g = g_nonsaturating_loss(g_logits)
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
-    finally:
-        D.requires_grad_(True)
-
-    # one host sync for all statistics
-    stats = torch.stack([
-        loss_d.detach(), loss_g.detach(),
-        torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean(),
-        torch.sigmoid(g_logits.detach()).mean(),
-        (real_logits.detach() > 0).float().mean(), (fake_logits.detach() < 0).float().mean(),
-    ])
-    keys = ("loss_d", "loss_g", "d_x", "d_g_z", "d_g_z_after", "acc_real", "acc_fake")
-    return dict(zip(keys, world.mean_(stats).tolist()))
-
-
-def autocast(device: torch.device, cfg: TrainConfig):
-    """bf16 autocast when cfg.precision asks for it (convolutions in bf16, losses and weights fp32)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
-
-
-def _no_sync(module: torch.nn.Module):
-    return module.no_sync() if hasattr(module, "no_sync") else contextlib.nullcontext()
-
-
-# --- the loop -------------------------------------------------------------------------------------
 
 def check_world(cfg: TrainConfig, world: World) -> None:
     """What a config needs of a torchrun group, checked by every process before any writes."""
@@ -193,10 +91,8 @@ class Trainer:
             self.device = torch.device("cuda", world.local_rank)
             torch.cuda.set_device(self.device)
         torch.manual_seed(cfg.seed)
-        self.G = Generator(cfg.z_dim, cfg.image_size, cfg.channels, cfg.g_width, cfg.kernel_size).to(self.device)
-        self.D = Discriminator(cfg.image_size, cfg.channels, cfg.d_width, cfg.kernel_size,
-                               cfg.d_batchnorm, cfg.d_dropout,
-                               cfg.d_dropout_every).to(self.device)
+        self.G = Generator.from_config(cfg).to(self.device)
+        self.D = Discriminator.from_config(cfg).to(self.device)
         if cfg.sync_batchnorm and world.distributed:
             # batch statistics over the global batch, as one process would compute them; the state
             # dict keys stay those of BatchNorm, so checkpoints load either way
@@ -213,7 +109,7 @@ class Trainer:
         self.model_cfg = ModelConfig.from_train(cfg)
         self.fixed_z = None
         self.data: BatchSource | None = None
-        self.evaluator = None  # dcgan.evaluate.TrainingEvaluator when cfg.eval_every > 0
+        self.evaluator = None  # dcgan.evaluation.evaluate.TrainingEvaluator when cfg.eval_every > 0
         self._last_status_write = 0.0
         # kept in every status write: what the dataset makes doubtful, and a divergence once seen
         self.warnings: list[str] = []
@@ -229,7 +125,7 @@ class Trainer:
         if not force and now - self._last_status_write < 1.0:
             return  # the heartbeat needs no more than one write a second
         self._last_status_write = now
-        write_status(self.run, state, self.step, self.cfg.steps, error, self.warnings, self.diverged)
+        self.run.write_status(state, self.step, self.cfg.steps, error, self.warnings, self.diverged)
 
     def watch_health(self, record: dict) -> None:
         """Flag the run (status.json "diverged") the first time its statistics show a divergence."""
@@ -363,7 +259,7 @@ class Trainer:
                      f"{cfg.batch_size // self.world.world_size} of each batch of {cfg.batch_size} per process"
                      f"{', SyncBatchNorm' if cfg.sync_batchnorm else ''}")
         if cfg.eval_every and self.main:
-            from .evaluate import TrainingEvaluator, coverage_key
+            from ..evaluation.evaluate import TrainingEvaluator, coverage_key
             self.evaluator = TrainingEvaluator(cfg, self.device, self.log)
             previous = self.run.evaluations()
             if previous:  # a resumed run warns against its best coverage before the stop too
@@ -469,23 +365,11 @@ class Trainer:
                 bar.close()
 
 
-def write_status(run: RunDir, state: str, step: int, total_steps: int, error: str | None = None,
-                 warnings: list[str] | None = None, diverged: dict | None = None) -> None:
-    # pid_start and host let readers tell this process from a later one with the same pid
-    pid = os.getpid()
-    status = {"state": state, "pid": pid, "pid_start": process_start(pid), "host": socket.gethostname(),
-              "step": step, "total_steps": total_steps, "heartbeat": time.time(), "error": error}
-    if warnings:
-        status["warnings"] = list(warnings)
-    if diverged:
-        status["diverged"] = diverged
-    atomic_write_json(run.status_path, status)
-
-
 def _progress_bar(start: int, total: int, enabled: bool):
     if not enabled:
         return None
     from tqdm import tqdm
+
     # a bar only on a terminal: in train.log it would be thousands of carriage returns
     if not sys.stderr.isatty():
         return None
@@ -565,7 +449,7 @@ def _train_locked(cfg: TrainConfig, checkpoints: str | Path, run: RunDir, resume
             error += " (the traceback is in train.log, or the trainer's output)"
             log(f"error: {error}\n{traceback.format_exc()}")
         try:
-            write_status(run, "failed", trainer.step if trainer else run.status().get("step", 0), cfg.steps, error,
+            run.write_status("failed", trainer.step if trainer else run.status().get("step", 0), cfg.steps, error,
                          trainer.warnings if trainer else None, trainer.diverged if trainer else None)
         except OSError:
             pass  # nothing can be written there: the error reaches stderr (train.log) alone
@@ -587,45 +471,3 @@ def _last_checkpoint(run: RunDir) -> str:
         return f"step {checkpoint_step(run.checkpoint_path)}"
     except CheckpointError:
         return "none yet"
-
-
-# evaluation settings change no weights, so a run trained without evaluation may turn it on
-RESUME_OVERRIDES = ("lr_d", "lr_g", "label_smoothing", "eval_every", "eval_samples")
-
-
-def resume_config(checkpoints: str | Path, run_name: str, steps: int | None = None, more: int | None = None,
-                  **overrides) -> TrainConfig:
-    """The saved config of a run for a resume: to its configured end (config.json's steps), to a
-    new total (steps) or `more` steps beyond its last checkpoint; optionally with new learning
-    rates or label smoothing (RESUME_OVERRIDES)."""
-    run = RunDir.of(checkpoints, run_name)
-    if not run.exists():
-        raise ConfigError(f"no run named {run_name!r} in {checkpoints}")
-    if steps is not None and more is not None:
-        raise ConfigError("give the new total (steps) or the steps to add (more), not both")
-    for name, value in (("steps", steps), ("more", more)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise ConfigError(f"{name} must be a whole number of steps, not {value!r}")
-    cfg = TrainConfig.load(run.config_path)
-    # a resume starts from the last checkpoint, which a failed or killed run may have passed
-    if run.checkpoint_path.is_file():
-        done = checkpoint_step(run.checkpoint_path)
-    else:
-        done = (read_json(run.generator_config_path) or {}).get("step")
-        done = done if is_step(done) else run.status().get("step", 0)
-    if steps is not None:
-        cfg.steps = steps
-    elif more is not None:
-        cfg.steps = done + more
-    elif cfg.steps <= done:
-        end = "its configured end" if cfg.steps == done else f"past its configured end ({cfg.steps})"
-        raise ConfigError(f"run {run_name!r} is at step {done}, {end}; ask for more steps "
-                          f"(--more N, or --steps above {done})")
-    if cfg.steps <= done:
-        raise ConfigError(f"run {run_name!r} is at step {done}; ask for more steps (--more N or --steps > {done})")
-    for key, value in overrides.items():
-        if key not in RESUME_OVERRIDES:
-            raise ConfigError(f"{key} cannot change on resume (only {', '.join(RESUME_OVERRIDES)})")
-        if value is not None:
-            setattr(cfg, key, value)
-    return cfg.validate()

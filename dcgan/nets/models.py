@@ -84,6 +84,11 @@ class Generator(nn.Module):
         if init_weights:  # not for weights about to be loaded: on the meta device, normal_ alone
             self.apply(weights_init)  # imports torch's decompositions, 1.4 s of the app's cold start
 
+    @classmethod
+    def from_config(cls, cfg, init_weights: bool = True) -> "Generator":
+        """G of a ModelConfig (or a TrainConfig, which has the same fields)."""
+        return cls(cfg.z_dim, cfg.image_size, cfg.channels, cfg.g_width, cfg.kernel_size, init_weights)
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.main(z.view(z.shape[0], self.z_dim, 1, 1))
 
@@ -124,6 +129,12 @@ class Discriminator(nn.Module):
         ]
         self.main = nn.Sequential(*layers)
         self.apply(weights_init if batchnorm else variance_preserving_init)
+
+    @classmethod
+    def from_config(cls, cfg) -> "Discriminator":
+        """D of a TrainConfig."""
+        return cls(cfg.image_size, cfg.channels, cfg.d_width, cfg.kernel_size, cfg.d_batchnorm, cfg.d_dropout,
+                   cfg.d_dropout_every)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x).view(-1)

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from .latent import check_z, generate
-from .rundir import atomic_write_json
+from ..runs.rundir import atomic_write_json
 
 Progress = Callable[[int, int], None]
 # images (N, C, H, W) in [-1, 1] -> class probabilities (N, K) (a binary label_fn: (N,) or (N, 1))
@@ -259,7 +259,7 @@ def sefa(G: torch.nn.Module, k: int | None = None, normalize: bool = False) -> D
 # --- labelled directions (InterFaceGAN): linear boundaries in z --------------------------------------
 
 def sample_z(n: int, z_dim: int, seed: int) -> torch.Tensor:
-    """n standard-normal z from a seeded CPU generator (the same as dcgan.latent.z_from_seed)."""
+    """n standard-normal z from a seeded CPU generator (the same as dcgan.explore.latent.z_from_seed)."""
     return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(int(seed)))
 
 
@@ -469,7 +469,7 @@ class ClassifierLabels:
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        from .evaluate import _to_classifier_input
+        from ..evaluation.embedding import _to_classifier_input
         x = images.float()
         if x.shape[1] == 3:
             x = x.mean(1, keepdim=True)
@@ -483,8 +483,8 @@ LABELLED_DATASETS = ("mnist", "fashion-mnist")  # Stacked MNIST's 1000 modes are
 def mnist_label_fn(dataset: str) -> tuple[ClassifierLabels, list[str]]:
     """(label_fn, class names) for a dataset the shipped evaluator classifies; NoClassifierError
     (one line) for any other dataset or a missing classifier file."""
-    from .checkpoint import CheckpointError
-    from .evaluate import CLASS_NAMES, classifier_path, load_classifier
+    from ..runs.checkpoint import CheckpointError
+    from ..evaluation.classifier import CLASS_NAMES, classifier_path, load_classifier
     hint = "labelled directions need a classifier for this dataset; SeFa and sensitivity still work"
     if dataset not in LABELLED_DATASETS:
         raise NoClassifierError(f"{hint} (classifiers: {', '.join(LABELLED_DATASETS)}; not {dataset!r})")

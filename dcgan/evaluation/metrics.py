@@ -1,7 +1,7 @@
 """GAN quality metrics as pure functions: feature sets or images in, numbers and index arrays out.
 
 Everything here works on whatever space it is given (classifier features or raw pixels), so the
-evaluator (dcgan/evaluate.py), the trainer's periodic evaluation and the tests share one
+evaluator (dcgan/evaluation/), the trainer's periodic evaluation and the tests share one
 implementation. Definitions follow the papers named in each docstring.
 """
 from __future__ import annotations

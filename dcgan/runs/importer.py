@@ -2,7 +2,7 @@
 
 pytorch/examples' `netG_epoch_N.pth` is the model case: `main` is an nn.Sequential of
 ConvTranspose2d (no bias), BatchNorm2d, ReLU, ... ConvTranspose2d, Tanh, which is exactly the layout
-of dcgan.models.Generator. The shape (z_dim, width, channels, kernel, image size) is read off the
+of dcgan.nets.models.Generator. The shape (z_dim, width, channels, kernel, image size) is read off the
 tensors, checked key by key against the Generator it implies, and written as a finished run with
 one snapshot, so every page of the app opens it.
 
@@ -17,16 +17,15 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from .checkpoint import CheckpointError, export_generator, state_dict_problem, weights_only_load
-from .config import IMAGE_SIZES, RUN_NAME_RE, ConfigError, ModelConfig, TrainConfig
-from .imaging import make_grid, png_bytes, to_uint8
-from .models import Generator, base_size
+from ..config import IMAGE_SIZES, RUN_NAME_RE, ConfigError, ModelConfig, TrainConfig
+from ..explore.imaging import make_grid, png_bytes, to_uint8
+from ..nets.models import Generator, base_size
 from .rundir import RunDir, atomic_write_bytes, atomic_write_json, npy_bytes, validate_run_name
 
 # wrappers that prefix every key: DataParallel / DistributedDataParallel, and torch.compile
@@ -113,7 +112,7 @@ def _find_state_dict(obj, name: str) -> dict:
 
 
 def normalise_keys(sd: dict) -> dict:
-    """Keys as dcgan.models.Generator names them: wrapper prefixes dropped, the Sequential under 'main.'."""
+    """Keys as dcgan.nets.models.Generator names them: wrapper prefixes dropped, the Sequential under 'main.'."""
     sd = dict(sd)
     for prefix in WRAPPER_PREFIXES:
         if sd and all(k.startswith(prefix) for k in sd):
@@ -173,7 +172,7 @@ def fit_generator(sd: dict) -> tuple[Generator, ModelConfig]:
     # on the meta device until the shapes match: widths read off one tensor could otherwise ask
     # for a huge G that the file's own tensors do not back
     with torch.device("meta"):
-        G = Generator(cfg.z_dim, cfg.image_size, cfg.channels, cfg.g_width, cfg.kernel_size)
+        G = Generator.from_config(cfg)
     expected = G.state_dict()
     for key, ref in expected.items():
         # files saved before PyTorch 0.4.1 lack it, and eval mode never reads it
@@ -271,8 +270,7 @@ def _write_run(run: RunDir, G: Generator, model: ModelConfig, cfg: TrainConfig, 
                      extra={"run_name": cfg.run_name, "dataset": cfg.dataset,
                             "imported_from": source_name, "source_sha256": sha256})
     # no trainer will ever own it: finished at step 0 of 0, nothing to resume (no checkpoint.pt)
-    atomic_write_json(run.status_path, {"state": "finished", "pid": None, "step": 0, "total_steps": 0,
-                                        "heartbeat": time.time(), "error": None})
+    run.write_status("finished", 0, 0, own=False)
 
 
 def import_generator_file(path: str | Path, checkpoints: str | Path, run_name: str | None = None) -> ImportResult:

@@ -11,11 +11,11 @@ import threading
 import time
 from pathlib import Path
 
-from .config import ConfigError, TrainConfig
-from .data import check_source
-from .rundir import ACTIVE_STATES, RunDir, WriteError, atomic_write_json, pid_alive
+from ..config import ConfigError, TrainConfig
+from ..data import check_source
+from ..runs.rundir import ACTIVE_STATES, RunDir, WriteError, atomic_write_json, pid_alive
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # dcgan/training/launch.py: the project's root
 
 
 def _spawn(args: list[str], run: RunDir, total_steps: int) -> int:
@@ -24,8 +24,8 @@ def _spawn(args: list[str], run: RunDir, total_steps: int) -> int:
     run.stop_path.unlink(missing_ok=True)  # a stale request would stop the new trainer at once
     run.launch_path.unlink(missing_ok=True)  # an earlier launch's dead pid must not fail this one
     # until the trainer writes its own status, readers see 'starting' (the trainer overwrites it)
-    atomic_write_json(run.status_path, {**run.status(), "state": "starting", "pid": None, "total_steps": total_steps,
-                                        "heartbeat": time.time(), "error": None})
+    previous = run.status()
+    run.write_status("starting", previous.get("step") or 0, total_steps, warnings=previous.get("warnings"), own=False)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     if run.log_path.is_symlink():
@@ -48,10 +48,10 @@ def check_launch(cfg: TrainConfig) -> None:
     it), the device and, with eval_every, the evaluator's classifier."""
     cfg.validate()
     check_source(cfg, base=PROJECT_ROOT)
-    from .train import resolve_device
+    from .loop import resolve_device
     resolve_device(cfg.device)
     if cfg.eval_every:
-        from .evaluate import classifier_path
+        from ..evaluation.classifier import classifier_path
         if not classifier_path(cfg.dataset).is_file():
             raise ConfigError(f"eval_every needs the evaluator's classifier {classifier_path(cfg.dataset)}, which is "
                               "not there; train it (python -m dcgan train-evaluator) or use eval_every=0")
@@ -76,7 +76,7 @@ def resume_training(checkpoints: str | Path, run_name: str, steps: int | None = 
     """Continue a stopped, failed or finished run in its own process: to its configured end (neither
     steps nor more), to a new total of `steps`, or for `more` steps beyond its last checkpoint.
     overrides: new values of what a resume may change (lr_d, lr_g, label_smoothing, eval_every, ...)."""
-    from .train import resume_config
+    from .resume import resume_config
     run = RunDir.of(checkpoints, run_name)
     if run.status().get("state") in ACTIVE_STATES:
         raise ConfigError(f"run {run_name!r} is already running")

@@ -13,7 +13,7 @@ import torch
 
 from .imaging import gif_bytes, label_grid, make_grid, png_bytes, upscale
 from .latent import check_z, generate, interpolate, sweep
-from .rundir import RunDir, npy_bytes
+from ..runs.rundir import RunDir, npy_bytes
 
 Progress = Callable[[int, int], None]
 

@@ -73,12 +73,20 @@ def sweep(z: torch.Tensor, components: list[int], values: list[float] | np.ndarr
 
 
 @torch.inference_mode()
-def generate(G: torch.nn.Module, z: torch.Tensor, batch_size: int = 256, progress=None) -> np.ndarray:
-    """G(z) as uint8 images (N, H, W, C); progress(done, total) is called after each batch."""
+def generate_tensor(G: torch.nn.Module, z: torch.Tensor, batch_size: int = 256, progress=None,
+                    convert=lambda x: x.float().cpu()) -> list:
+    """G(z) batch by batch on G's device, each batch passed through convert (default: float
+    [-1, 1] on the CPU); progress(done, total) is called after each batch."""
     device = next(G.parameters()).device
     out = []
     for i in range(0, z.shape[0], batch_size):
-        out.append(to_uint8(G(z[i:i + batch_size].to(device))))
+        out.append(convert(G(z[i:i + batch_size].to(device))))
         if progress:
             progress(min(i + batch_size, z.shape[0]), z.shape[0])
+    return out
+
+
+def generate(G: torch.nn.Module, z: torch.Tensor, batch_size: int = 256, progress=None) -> np.ndarray:
+    """G(z) as uint8 images (N, H, W, C); progress(done, total) is called after each batch."""
+    out = generate_tensor(G, z, batch_size, progress, convert=to_uint8)
     return np.concatenate(out) if out else np.zeros((0, G.image_size, G.image_size, G.channels), np.uint8)

@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .config import ConfigError, ModelConfig
-from .models import Generator
+from ..config import ConfigError, ModelConfig
+from ..nets.models import Generator
 from .rundir import RunDir, atomic_write_bytes, atomic_write_json, read_json
 
 
@@ -145,8 +145,7 @@ def load_generator(weights_path: str | Path, model_cfg: ModelConfig, device: str
         # on the meta device: no memory until the file's own tensors are assigned, whatever the
         # config says (a hostile generator.json asking for a huge G costs nothing)
         with torch.device("meta"):
-            G = Generator(model_cfg.z_dim, model_cfg.image_size, model_cfg.channels, model_cfg.g_width,
-                          model_cfg.kernel_size, init_weights=False)
+            G = Generator.from_config(model_cfg, init_weights=False)
     except (ValueError, RuntimeError, TypeError) as e:
         raise CheckpointError(f"the generator config of {weights_path} is not usable: {e}") from None
     sd = {k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}

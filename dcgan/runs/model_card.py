@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from .evaluate import load_report
+from ..evaluation.report import load_report
 from .rundir import RunDir, atomic_write_bytes, state_label
 
 DATA_NOTES = {

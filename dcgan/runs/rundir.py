@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import faults
-from .config import RUN_NAME_RE, ConfigError, TrainConfig
+from ..training import faults
+from ..config import RUN_NAME_RE, ConfigError, TrainConfig
 
 # 'interrupted' is never written: readers report it for a 'running' run whose trainer is gone
 STATES = ("starting", "running", "finished", "stopped", "failed", "interrupted")
@@ -163,7 +163,7 @@ def _jsonl_record(line: bytes) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-# the numbers the trainer writes into metrics.jsonl and eval.jsonl (dcgan/train.py, dcgan/evaluate.py);
+# the numbers the trainer writes into metrics.jsonl and eval.jsonl (dcgan/training/, dcgan/evaluation/);
 # a record where one of them is not a number is damaged and left out by the readers below
 METRIC_NUMBERS = ("epoch", "time", "loss_d", "loss_g", "d_x", "d_g_z", "d_g_z_after", "acc_real", "acc_fake",
                   "lr_d", "lr_g", "images_per_s")
@@ -285,6 +285,7 @@ class RunDir:
     # evaluation: the trainer appends eval.jsonl every eval_every steps; `evaluate` writes eval.json
     eval_log_path = property(lambda self: self.path / "eval.jsonl")
     eval_report_path = property(lambda self: self.path / "eval.json")
+    legacy_eval_report_path = property(lambda self: self.path / "evaluation.json")  # before eval.json; still read
 
     def grid_path(self, step: int) -> Path:
         return self.snapshots_dir / f"grid_{step_name(step)}.png"
@@ -393,6 +394,22 @@ class RunDir:
     def weight_steps(self) -> list[int]:
         """Steps whose generator weights can be loaded, ascending."""
         return [s for s in self.snapshot_steps() if self.snapshot_weights_path(s).is_file()]
+
+    # --- the one writer of status.json ----------------------------------------------------------
+    def write_status(self, state: str, step: int = 0, total_steps: int = 0, error: str | None = None,
+                     warnings: list[str] | None = None, diverged: dict | None = None, own: bool = True) -> None:
+        """status.json, as the process that owns the run (own=True: this process's pid, its start
+        time and host, so readers can tell it from a later process with the same pid) or on its
+        behalf (a launcher before its trainer starts, an import no trainer will ever own)."""
+        pid = os.getpid() if own else None
+        status = {"state": state, "pid": pid, "pid_start": process_start(pid) if own else None,
+                  "host": socket.gethostname(), "step": step, "total_steps": total_steps, "heartbeat": time.time(),
+                  "error": error}
+        if warnings:
+            status["warnings"] = list(warnings)
+        if diverged:
+            status["diverged"] = diverged
+        atomic_write_json(self.status_path, status)
 
     def request_stop(self) -> None:
         # the request's time, so a trainer started later can tell a stale request from its own

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from .rundir import RunDir
+from ..runs.rundir import RunDir
 
 
 def running_mean(values: list[float], window: int) -> list[float]:

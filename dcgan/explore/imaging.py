@@ -9,23 +9,36 @@ import torch
 from PIL import Image
 
 
+def to_uint8_nchw(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) in [-1, 1] -> uint8 (N, C, H, W) on the CPU, the layout datasets are held in."""
+    return ((x.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def as_float_images(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] or float [-1, 1] images as float [-1, 1]: to_uint8_nchw's inverse."""
+    return images.float() / 127.5 - 1 if images.dtype == torch.uint8 else images.float()
+
+
 def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(N, C, H, W) in [-1, 1] -> uint8 (N, H, W, C)."""
-    x = ((x.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    return x.permute(0, 2, 3, 1).numpy()
+    """(N, C, H, W) in [-1, 1] -> uint8 (N, H, W, C), the layout images are shown and saved in."""
+    return to_uint8_nchw(x).permute(0, 2, 3, 1).numpy()
 
 
 def make_grid(images: np.ndarray, nrow: int | None = None, padding: int = 2, pad_value: int = 0) -> np.ndarray:
-    """Tile (N, H, W, C) images row-major into one (H', W', C) image; nrow = images per row."""
-    n, h, w, c = images.shape
+    """Tile (N, H, W, C) images row-major into one (H', W', C) image (torchvision's make_grid);
+    nrow = images per row, by default a square-ish grid."""
+    from torchvision.utils import make_grid as torchvision_grid
+    n, _, _, c = images.shape
     nrow = nrow or max(1, math.ceil(math.sqrt(n)))
-    rows = math.ceil(n / nrow)
-    grid = np.full((rows * (h + padding) + padding, nrow * (w + padding) + padding, c), pad_value, np.uint8)
-    for i in range(n):
-        r, col = divmod(i, nrow)
-        y, x = padding + r * (h + padding), padding + col * (w + padding)
-        grid[y:y + h, x:x + w] = images[i]
-    return grid
+    # torchvision returns a single image unpadded and grey images as RGB: pad it and keep c channels
+    batch = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    if n == 1:
+        batch = torch.cat([batch, torch.full_like(batch, pad_value)])
+        grid = torchvision_grid(batch, nrow=2, padding=padding, pad_value=pad_value)
+        grid = grid[:, :, :grid.shape[2] // 2 + padding // 2]
+    else:
+        grid = torchvision_grid(batch, nrow=nrow, padding=padding, pad_value=pad_value)
+    return grid[:c].permute(1, 2, 0).contiguous().numpy()
 
 
 def upscale(image: np.ndarray, scale: int) -> np.ndarray:
@@ -47,22 +60,20 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 def gif_bytes(frames: list[np.ndarray] | np.ndarray, frame_ms: int = 80, loop: bool = True,
               pingpong: bool = False) -> bytes:
-    """An animated GIF of (H, W, C) uint8 frames. pingpong plays forward then back without
-    repeating the end frames; loop=False plays once. Pillow stores consecutive identical frames as
-    one frame shown for their summed duration, so only distinct frames are counted in the file."""
-    frames = list(frames)
+    """An animated GIF of (H, W, C) uint8 frames, written by imageio. pingpong plays forward then
+    back without repeating the end frames; loop=False plays once. Pillow (imageio's GIF writer)
+    stores consecutive identical frames as one frame shown for their summed duration, so only
+    distinct frames are counted in the file."""
+    import imageio.v3 as iio
+    frames = [np.asarray(f) for f in frames]
     if not frames:
         raise ValueError("a GIF needs at least one frame")
     if pingpong and len(frames) > 2:
         frames = frames + frames[-2:0:-1]
-    pil = [to_pil(f) for f in frames]
-    if pil[0].mode == "RGB":
-        pil = [im.quantize(colors=256, method=Image.Quantize.MEDIANCUT) for im in pil]
-    buf = io.BytesIO()
+    stack = np.stack([f[..., 0] if f.shape[-1] == 1 else f for f in frames])
     kwargs = {"loop": 0} if loop else {}
-    pil[0].save(buf, format="GIF", save_all=True, append_images=pil[1:], duration=int(frame_ms),
-                disposal=1, optimize=False, **kwargs)
-    return buf.getvalue()
+    return iio.imwrite("<bytes>", stack, extension=".gif", plugin="pillow", duration=int(frame_ms), disposal=1,
+                       optimize=False, **kwargs)
 
 
 def gif_frame_count(data: bytes) -> int:

@@ -1,0 +1,49 @@
+"""The config of a run to resume: its saved config, a new total, and what may change."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import ConfigError, TrainConfig, resume_fields
+from ..runs.checkpoint import checkpoint_step
+from ..runs.rundir import RunDir, is_step, read_json
+
+# the fields marked resume=True in the schema: they change no weights already trained
+RESUME_OVERRIDES = resume_fields()
+
+
+def resume_config(checkpoints: str | Path, run_name: str, steps: int | None = None, more: int | None = None,
+                  **overrides) -> TrainConfig:
+    """The saved config of a run for a resume: to its configured end (config.json's steps), to a
+    new total (steps) or `more` steps beyond its last checkpoint; optionally with new learning
+    rates or label smoothing (RESUME_OVERRIDES)."""
+    run = RunDir.of(checkpoints, run_name)
+    if not run.exists():
+        raise ConfigError(f"no run named {run_name!r} in {checkpoints}")
+    if steps is not None and more is not None:
+        raise ConfigError("give the new total (steps) or the steps to add (more), not both")
+    for name, value in (("steps", steps), ("more", more)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ConfigError(f"{name} must be a whole number of steps, not {value!r}")
+    cfg = TrainConfig.load(run.config_path)
+    # a resume starts from the last checkpoint, which a failed or killed run may have passed
+    if run.checkpoint_path.is_file():
+        done = checkpoint_step(run.checkpoint_path)
+    else:
+        done = (read_json(run.generator_config_path) or {}).get("step")
+        done = done if is_step(done) else run.status().get("step", 0)
+    if steps is not None:
+        cfg.steps = steps
+    elif more is not None:
+        cfg.steps = done + more
+    elif cfg.steps <= done:
+        end = "its configured end" if cfg.steps == done else f"past its configured end ({cfg.steps})"
+        raise ConfigError(f"run {run_name!r} is at step {done}, {end}; ask for more steps "
+                          f"(--more N, or --steps above {done})")
+    if cfg.steps <= done:
+        raise ConfigError(f"run {run_name!r} is at step {done}; ask for more steps (--more N or --steps > {done})")
+    for key, value in overrides.items():
+        if key not in RESUME_OVERRIDES:
+            raise ConfigError(f"{key} cannot change on resume (only {', '.join(RESUME_OVERRIDES)})")
+        if value is not None:
+            setattr(cfg, key, value)
+    return cfg.validate()
