@@ -14,6 +14,7 @@ EVALUATED_DATASETS = ("mnist", "fashion-mnist", "stacked-mnist")
 IMAGE_SIZES = (28, 32, 64, 128)
 DEVICES = ("auto", "cpu", "cuda")
 # names only: the values live in dcgan/presets.py, which imports this module
+LOSSES = ("bce", "hinge", "relativistic")  # gan_loss: dcgan/training/step.py's loss_pair
 PRESET_NAMES = ("faces64", "anime64", "mnist28", "fashion28")
 RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" would allow a final newline
 
@@ -115,6 +116,26 @@ class TrainConfig:
                               1.0, 2.0)
     lr_min: float = option(2e-5, "balancing: lowest learning rate", "stabilisers", **LR)
     lr_max: float = option(1e-3, "balancing: highest learning rate", "stabilisers", **LR)
+    # stabilisers from the GAN literature, all off by default (a default run is seed 002's DCGAN)
+    gan_loss: str = option("bce", "D and G's loss: bce = the non-saturating DCGAN pair (Goodfellow 2014), hinge "
+                              "(Lim & Ye 2017; SNGAN, Miyato 2018), relativistic = the RpGAN pair "
+                              "(Jolicoeur-Martineau 2018; R3GAN, Huang 2024)", "stabilisers",
+                       choices=LOSSES)
+    d_spectral_norm: bool = option(False, "spectral norm on every conv of D (Miyato et al. 2018); usually with "
+                                          "--no-d-batchnorm", "stabilisers")
+    r1_gamma: float = option(0.0, "R1 penalty on D's gradient at real images, weight gamma/2 (Mescheder et al. "
+                                  "2018); 0 = off", "stabilisers", 0.0, 1000.0)
+    r1_every: int = option(1, "R1 every k-th step, scaled by k (lazy regularisation, StyleGAN2)", "stabilisers",
+                           1, 64)
+    diffaugment: str = option("", "DiffAugment policy for every image D sees, real and fake (Zhao et al. 2020): "
+                                  "comma-separated color, translation, cutout; '' = off", "stabilisers")
+    d_mbstd: bool = option(False, "minibatch std-dev feature map before D's last conv (Karras et al. 2018, "
+                                  "ProGAN)", "stabilisers")
+    ema_decay: float = option(0.0, "exponential moving average of G's weights, used for snapshots, export and "
+                                   "evaluation (Yazici et al. 2019; StyleGAN's G_ema); 0 = off, e.g. 0.999",
+                              "stabilisers", 0.0, 1.0, high_open=True)
+    ema_start: int = option(0, "EMA: the step from which G is averaged; before it the EMA copies G",
+                            "stabilisers", 0, 10_000_000)
     # outputs
     snapshot_every: int = option(200, "steps between snapshot grids (the Progress page's frames)", "outputs",
                                  1, 10_000_000)
@@ -170,6 +191,13 @@ class TrainConfig:
             bad("acc_low", "need acc_low < acc_high")
         if self.lr_min > self.lr_max:
             bad("lr_min", "must not exceed lr_max")
+        if self.diffaugment:
+            from .nets.augment import parse_policy  # lazily: importing torch here would slow every CLI call
+
+            try:
+                parse_policy(self.diffaugment)
+            except ValueError as e:
+                bad("diffaugment", str(e))
         return self
 
     def to_dict(self) -> dict:

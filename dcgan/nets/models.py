@@ -6,6 +6,8 @@ import math
 import torch
 import torch.nn as nn
 
+from .layers import MinibatchStdDev, apply_spectral_norm
+
 # Feature maps stop doubling here so 128 px nets stay laptop-sized.
 MAX_WIDTH_MULT = 8
 
@@ -97,7 +99,8 @@ class Discriminator(nn.Module):
     """image -> one logit per image (apply sigmoid for D's probability of 'real')."""
 
     def __init__(self, image_size: int = 64, channels: int = 1, width: int = 64,
-                 kernel_size: int = 4, batchnorm: bool = True, dropout: float = 0.0, dropout_every: int = 1):
+                 kernel_size: int = 4, batchnorm: bool = True, dropout: float = 0.0, dropout_every: int = 1,
+                 spectral_norm: bool = False, mbstd: bool = False):
         super().__init__()
         n = num_up_blocks(image_size)
         s = base_size(image_size)
@@ -123,18 +126,24 @@ class Discriminator(nn.Module):
                 # TensorFlow: channel dropout on 4x4 maps silences too much of a BatchNorm-free D)
                 layers.append(nn.Dropout(dropout))
             # state size. (width*mults[i]) x (image_size/2^(i+1)) x (image_size/2^(i+1))
+        if mbstd:
+            # ProGAN's minibatch std-dev: one more feature map saying how varied the batch is
+            layers.append(MinibatchStdDev())
+            # state size. (width*mults[-1] + 1) x s x s
         layers += [
-            nn.Conv2d(width * mults[-1], 1, s, 1, 0, bias=bias),
+            nn.Conv2d(width * mults[-1] + int(mbstd), 1, s, 1, 0, bias=bias),
             # state size. 1 x 1 x 1
         ]
         self.main = nn.Sequential(*layers)
         self.apply(weights_init if batchnorm else variance_preserving_init)
+        if spectral_norm:  # after the init: the parametrization normalises whatever weights it is given
+            apply_spectral_norm(self)
 
     @classmethod
     def from_config(cls, cfg) -> "Discriminator":
         """D of a TrainConfig."""
         return cls(cfg.image_size, cfg.channels, cfg.d_width, cfg.kernel_size, cfg.d_batchnorm, cfg.d_dropout,
-                   cfg.d_dropout_every)
+                   cfg.d_dropout_every, cfg.d_spectral_norm, cfg.d_mbstd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x).view(-1)

@@ -18,6 +18,7 @@ from . import distributed, faults, health
 from ..config import ConfigError, ModelConfig, TrainConfig
 from ..data import BatchSource, DataError, dataset_warnings, load_dataset
 from ..explore.imaging import make_grid, png_bytes, to_uint8
+from ..nets.ema import EMA
 from ..nets.models import Discriminator, Generator
 from ..runs.checkpoint import (
     CheckpointError, checkpoint_step, export_generator, load_training_state, save_training_state, state_dict_problem
@@ -105,6 +106,11 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
         self.z_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        # DiffAugment's own random stream: saved in the checkpoint, so a resume draws what an
+        # uninterrupted run would (and the other streams are the same with or without it)
+        self.aug_gen = torch.Generator(self.device).manual_seed(cfg.seed + 3)
+        # the averaged G (cfg.ema_decay > 0): what snapshots, the export and the evaluator use
+        self.ema = EMA(self.G, cfg.ema_decay, cfg.ema_start) if cfg.ema_decay > 0 else None
         self.step = 0
         self.model_cfg = ModelConfig.from_train(cfg)
         self.fixed_z = None
@@ -137,18 +143,25 @@ class Trainer:
             self.log(f"warning: training diverged at step {self.diverged['step']}: {self.diverged['why']}")
             self.write_status("running")
 
+    @property
+    def sample_G(self) -> Generator:
+        """The G to sample from: the EMA's average when cfg.ema_decay > 0, else G itself."""
+        return self.ema.module if self.ema is not None else self.G
+
     def snapshot(self) -> None:
-        """The fixed-z grid PNG and (optionally) fp16 G weights for this step."""
+        """The fixed-z grid PNG and (optionally) fp16 G weights for this step (the EMA's, when on)."""
         if not self.main:
             return
-        self.G.eval()
+        G = self.sample_G
+        was_training = G.training  # the EMA copy stays in eval mode
+        G.eval()
         with torch.no_grad():
-            images = to_uint8(self.G(self.fixed_z.to(self.device)))
-        self.G.train()
+            images = to_uint8(G(self.fixed_z.to(self.device)))
+        G.train(was_training)
         atomic_write_bytes(self.run.grid_path(self.step), png_bytes(make_grid(images)))
         k = self.cfg.snapshot_weights_every
         if k and ((self.step // self.cfg.snapshot_every) % k == 0 or self.step == self.cfg.steps):
-            export_generator(self.run.snapshot_weights_path(self.step), None, self.G, self.model_cfg, half=True)
+            export_generator(self.run.snapshot_weights_path(self.step), None, G, self.model_cfg, half=True)
 
     def checkpoint(self) -> None:
         # every process takes part in the check; the main one alone writes
@@ -163,9 +176,14 @@ class Trainer:
         }
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        if self.cfg.diffaugment:
+            state["aug_rng"] = self.aug_gen.get_state()
+        if self.ema is not None:
+            state["G_ema"] = self.ema.state_dict()
         save_training_state(self.run.checkpoint_path, state)
-        export_generator(self.run.generator_path, self.run.generator_config_path, self.G, self.model_cfg,
-                         extra={"step": self.step, "run_name": self.cfg.run_name, "dataset": self.cfg.dataset})
+        export_generator(self.run.generator_path, self.run.generator_config_path, self.sample_G, self.model_cfg,
+                         extra={"step": self.step, "run_name": self.cfg.run_name, "dataset": self.cfg.dataset,
+                                "weights": "ema" if self.ema is not None else "G"})
 
     # --- set-up ------------------------------------------------------------------------------------
     def start_fresh(self) -> None:
@@ -187,6 +205,9 @@ class Trainer:
             self.D.load_state_dict(state["D"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
+            if self.ema is not None:
+                # a checkpoint from before EMA was on: the average starts from the restored G
+                self.ema.load_state_dict(state["G_ema"] if "G_ema" in state else self.G.state_dict())
         except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise CheckpointError(f"{self.run.checkpoint_path} does not fit this run's config (another "
                                   f"architecture or image size?): {state_dict_problem(e)}") from None
@@ -231,6 +252,8 @@ class Trainer:
                 set_lr(opt, getattr(self.cfg, key))
         torch.set_rng_state(state["torch_rng"])
         self.z_gen.set_state(state["z_rng"])
+        if "aug_rng" in state:  # absent from checkpoints without DiffAugment: the seeded stream goes on
+            self.aug_gen.set_state(state["aug_rng"])
         if "cuda_rng" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
 
@@ -269,7 +292,7 @@ class Trainer:
 
     def evaluate(self, eval_file) -> None:
         """One periodic evaluation, appended to eval.jsonl as one flushed line."""
-        record = self.evaluator(self.G, self.step)
+        record = self.evaluator(self.sample_G, self.step)
         eval_file.write(jsonl_line(record))
         cover = record.get("modes_covered", record.get("classes_covered"))
         self.log(f"eval step {self.step}: FID {record['fid']:.2f} (floor {record['floor']['fid']:.2f}) "
@@ -307,7 +330,10 @@ class Trainer:
                 real = self.data.batch(self.step)
                 if self.device.type == "cpu":
                     real = real.contiguous(memory_format=torch.channels_last)
-                stats = step_fn(G, D, self.opt_g, self.opt_d, real, self.z_gen, cfg, self.world)
+                stats = step_fn(G, D, self.opt_g, self.opt_d, real, self.z_gen, cfg, self.world, self.aug_gen,
+                                self.step)
+                if self.ema is not None:  # after the step's G updates, counted in steps
+                    self.ema.update(self.G, self.step + 1)
                 if faults.armed:
                     faults.hit("step")
                 bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(stats[k])]

@@ -2,22 +2,44 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Callable
 
 import torch
 
 from ..config import TrainConfig
-from ..nets.losses import d_loss, g_nonsaturating_loss
+from ..nets.augment import diff_augment
+from ..nets.losses import (
+    d_hinge_loss, d_loss, d_relativistic_loss, g_hinge_loss, g_nonsaturating_loss, g_relativistic_loss, r1_penalty
+)
 from ..nets.models import Discriminator, Generator
 from .distributed import SINGLE, World
 
+# a loss on D's logits: (real_logits, fake_logits) -> scalar
+LogitLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def loss_pair(cfg: TrainConfig) -> tuple[LogitLoss, LogitLoss]:
+    """D's and G's loss of cfg.gan_loss, both taking (real_logits, fake_logits); only the relativistic
+    G loss reads the real logits. Label smoothing is BCE's alone."""
+    if cfg.gan_loss == "hinge":
+        return d_hinge_loss, lambda real, fake: g_hinge_loss(fake)
+    if cfg.gan_loss == "relativistic":
+        return d_relativistic_loss, g_relativistic_loss
+    return (lambda real, fake: d_loss(real, fake, 1.0 - cfg.label_smoothing)), \
+        (lambda real, fake: g_nonsaturating_loss(fake))
+
 
 def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor, z_gen: torch.Generator,
-               cfg: TrainConfig, world: World = SINGLE) -> dict[str, float]:
+               cfg: TrainConfig, world: World = SINGLE, aug_gen: torch.Generator | None = None,
+               step: int = 0) -> dict[str, float]:
     """One D update and cfg.g_steps G updates; returns the step's statistics as floats.
 
-    Under torchrun, real is this process's share of the global batch, G and D are DDP-wrapped and the
-    statistics are averaged over the processes."""
+    step is the number of steps done before this one (lazy R1 runs when step % r1_every == 0);
+    aug_gen draws DiffAugment's randomness. Under torchrun, real is this process's share of the
+    global batch, G and D are DDP-wrapped and the statistics are averaged over the processes."""
     n = real.shape[0]
+    loss_d_fn, loss_g_fn = loss_pair(cfg)
+    r1 = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
 
     def sample_z() -> torch.Tensor:
         # every process draws the global batch's z and keeps its rows: the noise, like the data,
@@ -25,15 +47,24 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
         z = torch.randn(n * world.world_size, cfg.z_dim, device=real.device, generator=z_gen)
         return z[world.shard(z.shape[0])]
 
-    # (1) Update D: maximize log D(x) + log(1 - D(G(z)))
+    def augment(x: torch.Tensor) -> torch.Tensor:  # DiffAugment: every image D sees, real or fake
+        return diff_augment(x, cfg.diffaugment, aug_gen) if cfg.diffaugment else x
+
+    # (1) Update D: maximize log D(x) + log(1 - D(G(z))) (or the hinge / relativistic equivalent)
+    if r1:  # R1 differentiates D(x) w.r.t. the un-augmented real images
+        real = real.detach().requires_grad_(True)
     with autocast(real.device, cfg):
         fake = G(sample_z())
-        real_logits = D(real)
-        fake_logits = D(fake.detach())
-        loss_d = d_loss(real_logits, fake_logits, 1.0 - cfg.label_smoothing)
+        real_logits = D(augment(real))
+        fake_logits = D(augment(fake.detach()))
+        loss_d = loss_d_fn(real_logits, fake_logits)
+        if r1:  # lazy regularisation: every r1_every steps, k times as strong (StyleGAN2)
+            penalty = r1_penalty(real_logits, real)
+            loss_d = loss_d + cfg.r1_gamma / 2 * cfg.r1_every * penalty
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
+    real = real.detach()
 
     # (2) Update G: maximize log D(G(z)); extra G steps draw fresh z (seeds 000/001).
     # D's weight gradients would be thrown away here: not computing them saves a third of D's
@@ -45,8 +76,12 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
                 with autocast(real.device, cfg):
                     if i > 0:
                         fake = G(sample_z())
-                    g_logits = D(fake)
-                    loss_g = g_nonsaturating_loss(g_logits)
+                    g_real_logits = None
+                    if cfg.gan_loss == "relativistic":  # G's loss pairs each fake with a real: D(x), no grad
+                        with torch.no_grad():
+                            g_real_logits = D(augment(real))
+                    g_logits = D(augment(fake))
+                    loss_g = loss_g_fn(g_real_logits, g_logits)
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
@@ -54,14 +89,17 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
         D.requires_grad_(True)
 
     # one host sync for all statistics
-    stats = torch.stack([
+    stats = [
         loss_d.detach(), loss_g.detach(),
         torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean(),
         torch.sigmoid(g_logits.detach()).mean(),
         (real_logits.detach() > 0).float().mean(), (fake_logits.detach() < 0).float().mean(),
-    ])
-    keys = ("loss_d", "loss_g", "d_x", "d_g_z", "d_g_z_after", "acc_real", "acc_fake")
-    return dict(zip(keys, world.mean_(stats).tolist()))
+    ]
+    keys = ["loss_d", "loss_g", "d_x", "d_g_z", "d_g_z_after", "acc_real", "acc_fake"]
+    if r1:  # on the steps it is computed (every r1_every-th)
+        stats.append(penalty.detach().float())
+        keys.append("r1")
+    return dict(zip(keys, world.mean_(torch.stack(stats)).tolist()))
 
 
 def autocast(device: torch.device, cfg: TrainConfig):
