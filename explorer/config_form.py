@@ -29,7 +29,9 @@ LABELS = {
     "eval_samples": "Images per evaluation", "beta1": "Adam beta1", "beta2": "Adam beta2",
     "label_smoothing": "Label smoothing", "log_every": "Log every (steps)", "grid_size": "Images per snapshot",
     "holdout": "Held-out share (folders)", "precision": "Precision", "compile": "torch.compile",
-    "sync_batchnorm": "SyncBatchNorm (torchrun, GPUs)",
+    "sync_batchnorm": "SyncBatchNorm (torchrun, GPUs)", "gan_loss": "GAN loss", "d_spectral_norm": "Spectral norm in D",
+    "d_mbstd": "Minibatch std-dev in D", "r1_gamma": "R1 gamma (0 = off)", "r1_every": "R1 every (steps)",
+    "diffaugment": "DiffAugment policy", "ema_decay": "EMA decay of G (0 = off)", "ema_start": "EMA start (step)",
 }
 FORMATS = {"dataset": lambda d: DATASET_LABELS.get(d, d), "channels": lambda c: {1: "1 (grey)", 3: "3 (RGB)"}.get(c, c)}
 # (expander title, or None for the top of the form; rows of fields)
@@ -39,8 +41,10 @@ LAYOUT = [
             ("snapshot_every", "snapshot_weights_every", "checkpoint_every", "run_name")]),
     ("Model", [("z_dim", "g_width", "d_width", "device"),
                ("kernel_size", "d_batchnorm", "d_dropout", "d_dropout_every")]),
-    ("Optimisation and stabilisers", [("beta1", "beta2", "label_smoothing"), ("adaptive_lr",),
-                                      ("acc_low", "acc_high", "lr_factor", "lr_min", "lr_max")]),
+    ("Optimisation and stabilisers", [("beta1", "beta2", "label_smoothing"),
+                                      ("gan_loss", "d_spectral_norm", "d_mbstd"),
+                                      ("r1_gamma", "r1_every", "diffaugment"), ("ema_decay", "ema_start"),
+                                      ("adaptive_lr",), ("acc_low", "acc_high", "lr_factor", "lr_min", "lr_max")]),
     ("Evaluation during training (MNIST, Fashion-MNIST, Stacked MNIST)", [("eval_every", "eval_samples")]),
     ("Outputs and speed", [("log_every", "grid_size", "holdout"), ("precision", "compile", "sync_batchnorm")]),
 ]
