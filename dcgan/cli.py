@@ -171,10 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-name", default=None, help="default: the file's name without its suffix")
     p.add_argument("--checkpoints", default=DEFAULT_CHECKPOINTS)
 
-    p = sub.add_parser("train-evaluator", help="train the evaluator's classifier on real MNIST / Fashion-MNIST")
-    p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
+    p = sub.add_parser("train-evaluator", help="train the evaluator's classifier on real MNIST / Fashion-MNIST, "
+                                               "or on a labelled image folder (the faces' smiling / not smiling)")
+    p.add_argument("--dataset", choices=["mnist", "fashion-mnist", "folder"], default="mnist")
     p.add_argument("--data-root", default="data")
-    p.add_argument("--epochs", type=int, default=None, help="default: what the shipped ones used (2 MNIST, 3 Fashion)")
+    p.add_argument("--image-folder", default="", help="for --dataset folder: one sub-folder per class")
+    p.add_argument("--name", default=None, help="for --dataset folder: the evaluator's file name, e.g. faces")
+    p.add_argument("--image-size", type=int, default=64, choices=(28, 32, 64, 128),
+                   help="for --dataset folder: the size of the runs it will judge")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="default: what the shipped ones used (2 MNIST, 3 Fashion, 8 faces)")
     return parser
 
 
@@ -336,7 +342,15 @@ def cmd_import(args) -> int:
 def cmd_train_evaluator(args) -> int:
     from .evaluation.classifier import EVALUATOR_EPOCHS, train_classifier
     epochs = EVALUATOR_EPOCHS[args.dataset] if args.epochs is None else _positive("epochs", args.epochs, 1, 50)
-    info = train_classifier(args.dataset, args.data_root, epochs=epochs)
+    if args.dataset == "folder":
+        from .config import RUN_NAME_RE
+        if not (args.image_folder and args.name):
+            raise ConfigError("--dataset folder needs --image-folder PATH and --name NAME")
+        if not RUN_NAME_RE.match(args.name) or args.name in ("mnist", "fashion-mnist"):
+            raise ConfigError(f"--name {args.name!r}: use letters, digits, '_', '-' or '.', and not the name of "
+                              "a dataset's own evaluator")
+    info = train_classifier(args.dataset, args.data_root, epochs=epochs, image_folder=args.image_folder,
+                            name=args.name, image_size=args.image_size)
     print(json.dumps(info))
     return 0
 

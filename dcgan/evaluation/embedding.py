@@ -19,17 +19,17 @@ class Embedding:
 
     labels: np.ndarray  # (N,) predicted class (Stacked MNIST: mode 100 r + 10 g + b)
     features: np.ndarray  # (N, F) penultimate features (Stacked MNIST: the three channels' side by side)
-    probs: np.ndarray  # (N, 10) softmax (Stacked MNIST: (N, 3, 10))
+    probs: np.ndarray  # (N, classes) softmax (Stacked MNIST: (N, 3, 10))
     digits: np.ndarray | None = None  # (N, 3) per-channel digits, Stacked MNIST only
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
-def _to_classifier_input(images: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) grey 28x28 in [-1, 1], as the classifier was trained on."""
-    if images.shape[-1] != 28:
-        images = F.interpolate(images, size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
+def _to_classifier_input(images: torch.Tensor, size: int = 28) -> torch.Tensor:
+    """(N, C, H, W) grey size x size in [-1, 1], as the classifier was trained on."""
+    if images.shape[-1] != size:
+        images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return images
 
 
@@ -44,5 +44,5 @@ def embed(classifier: Classifier, images: torch.Tensor, dataset: str) -> Embeddi
         return Embedding(digits @ np.array([100, 10, 1]), feats.reshape(n, -1).numpy(), probs.numpy(), digits)
     if x.shape[1] == 3:
         x = x.mean(1, keepdim=True)
-    probs, feats = _predict(classifier, _to_classifier_input(x))
+    probs, feats = _predict(classifier, _to_classifier_input(x, classifier.image_size))
     return Embedding(probs.argmax(1).numpy(), feats.numpy(), probs.numpy())

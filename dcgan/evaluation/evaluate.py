@@ -13,7 +13,7 @@ import torch.nn as nn
 from ..data import DataError, load_dataset
 from ..runs.checkpoint import CheckpointError, resolve_generator
 from ..runs.rundir import RunDir, read_json
-from .classifier import CLASS_NAMES, CLASSIFIER_OF, classifier_path, load_classifier
+from .classifier import CLASS_NAMES, CLASSIFIER_OF, classifier_path, folder_evaluator, load_classifier
 from ..explore.imaging import to_uint8_nchw
 from ..explore.latent import generate_tensor
 from .embedding import CONFIDENT, Embedding, embed
@@ -48,12 +48,12 @@ def compare(gen: Embedding, ref: Embedding, dataset: str, ref_shares: np.ndarray
         out.update(stacked_mnist_modes(gen.digits))
         out["confident_fraction"] = round(float((gen.probs.max(-1).min(1) >= CONFIDENT).mean()), 4)
         return out
-    out.update(class_coverage(gen.labels, 10, ref_shares))
+    out.update(class_coverage(gen.labels, len(ref_shares), ref_shares))
     p = torch.from_numpy(gen.probs).double()
     marginal = p.mean(0)
     kl = (p * (p.clamp_min(1e-12).log() - marginal.clamp_min(1e-12).log())).sum(1).mean()
     out["confident_fraction"] = round((p.max(1).values >= CONFIDENT).double().mean().item(), 4)
-    out["classifier_score"] = round(math.exp(kl.item()), 3)  # Inception-Score-like, at most 10
+    out["classifier_score"] = round(math.exp(kl.item()), 3)  # Inception-Score-like, at most the classes
     return out
 
 
@@ -111,12 +111,26 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
     test = real_images(cfg, "test")
 
     gen_emb = None
-    if dataset in CLASSIFIER_OF:
-        path = Path(evaluator) if evaluator else classifier_path(dataset)
+    if evaluator:
+        path = Path(evaluator)
+    elif dataset in CLASSIFIER_OF:
+        path = classifier_path(dataset)
+    else:  # a labelled folder with a classifier of its own (the faces' smiling / not smiling)
+        path = folder_evaluator(train.classes, G.image_size)
+        if path is None:
+            log("no classifier for this folder's labels: memorisation only (train one with "
+                "`python -m dcgan train-evaluator --dataset folder`)")
+    if path is not None:
         classifier = load_classifier(path)
         info = read_json(path.with_suffix(".json")) or {}
         report["evaluator"] = {"file": path.name, "test_accuracy": info.get("test_accuracy")}
-        ref_shares = class_shares(test.labels, 10) if dataset != "stacked-mnist" else np.full(1000, 1e-3)
+        if "balanced_accuracy" in info:
+            report["evaluator"]["balanced_accuracy"] = info["balanced_accuracy"]
+        if dataset == "folder" and test.labels is None:
+            raise CheckpointError(f"{path.name} judges labelled folders, and {cfg.get('image_folder')} has no "
+                                  "class sub-folders")
+        ref_shares = class_shares(test.labels, classifier.num_classes) if dataset != "stacked-mnist" \
+            else np.full(1000, 1e-3)
         n_ref = len(test) if dataset != "stacked-mnist" else min(len(test), STACKED_REFERENCE)
         ref_emb = embed(classifier, test.images[_subset(len(test), n_ref, g)], dataset)
         gen_emb = embed(classifier, fake, dataset)
@@ -128,7 +142,7 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
         report["real"] = compare(floor_emb, ref_emb, dataset, ref_shares)
         if dataset != "stacked-mnist":
             report["real_class_share"] = [round(float(s), 4) for s in ref_shares]
-            report["class_names"] = CLASS_NAMES[dataset]
+            report["class_names"] = CLASS_NAMES.get(dataset) or list(info.get("classes") or test.classes)
 
     if check_memorisation:
         n = min(samples, MEMORISATION_MAX)

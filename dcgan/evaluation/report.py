@@ -20,8 +20,10 @@ def format_report(report: dict) -> str:
              f"images, seed {report['seed']})"]
     if "evaluator" in report:
         acc = report["evaluator"].get("test_accuracy")
+        balanced = report["evaluator"].get("balanced_accuracy")
         lines.append(f"classifier {report['evaluator']['file']}"
-                     + (f", test accuracy {100 * acc:.2f} %" if acc is not None else ""))
+                     + (f", test accuracy {100 * acc:.2f} %" if acc is not None else "")
+                     + (f" (balanced {100 * balanced:.2f} %)" if balanced is not None else ""))
     lines.append(f"{'':54s}{'generated':>12s}{'real (floor)':>14s}")
     row = lambda name, a, b: lines.append(f"{name:54s}{a:>12s}{b:>14s}")  # noqa: E731
     gen, real = report.get("generated"), report.get("real")
@@ -33,10 +35,11 @@ def format_report(report: dict) -> str:
             row("modes covered (of 1000)", str(gen["modes_covered"]), str(real["modes_covered"]))
             row("KL(modes || uniform)", f"{gen['modes_kl']:.3f}", f"{real['modes_kl']:.3f}")
         else:
-            row(f"classes covered (>= {COVERED:.0%} of samples, of 10)", str(gen["classes_covered"]),
+            row(f"classes covered (>= {COVERED:.0%} of samples, of {len(gen['class_share'])})",
+                str(gen["classes_covered"]),
                 str(real["classes_covered"]))
             row("KL(classes || real test classes)", f"{gen['class_kl']:.4f}", f"{real['class_kl']:.4f}")
-            row("classifier score (IS-like, at most 10)", f"{gen['classifier_score']:.2f}",
+            row(f"classifier score (IS-like, at most {len(gen['class_share'])})", f"{gen['classifier_score']:.2f}",
                 f"{real['classifier_score']:.2f}")
         row(f"confidently classified (p >= {CONFIDENT})", _pct(gen["confident_fraction"]),
             _pct(real["confident_fraction"]))
