@@ -177,8 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default="data")
     p.add_argument("--image-folder", default="", help="for --dataset folder: one sub-folder per class")
     p.add_argument("--name", default=None, help="for --dataset folder: the evaluator's file name, e.g. faces")
-    p.add_argument("--image-size", type=int, default=64, choices=(28, 32, 64, 128),
-                   help="for --dataset folder: the size of the runs it will judge")
+    p.add_argument("--image-size", type=int, default=32, choices=(28, 32, 64, 128),
+                   help="for --dataset folder: the classifier's input size (images of any size are resized to it)")
     p.add_argument("--epochs", type=int, default=None,
                    help="default: what the shipped ones used (2 MNIST, 3 Fashion, 8 faces)")
     return parser

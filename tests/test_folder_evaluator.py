@@ -57,18 +57,18 @@ def test_a_folder_classifier_learns_the_folder_labels(shapes):
     assert (model.image_size, model.num_classes) == (32, 2)
 
 
-def test_a_run_finds_the_classifier_of_its_folder_by_classes_and_size(shapes, monkeypatch):
+def test_a_run_finds_the_classifier_of_its_folder_by_its_classes(shapes, monkeypatch):
     root, _ = shapes
     monkeypatch.setattr(classifier_module, "EVALUATOR_DIR", root / "evaluators")
-    assert folder_evaluator(CLASSES, 32) == root / "evaluators" / "shapes.safetensors"
-    assert folder_evaluator(CLASSES, 64) is None  # another size: not this classifier
-    assert folder_evaluator(("cats", "dogs"), 32) is None and folder_evaluator((), 32) is None
+    assert folder_evaluator(CLASSES) == root / "evaluators" / "shapes.safetensors"
+    assert folder_evaluator(("cats", "dogs")) is None and folder_evaluator(()) is None
 
 
 def test_a_folder_run_gets_fid_and_precision_beside_their_floor(shapes, monkeypatch, tmp_path):
     root, _ = shapes
     monkeypatch.setattr(classifier_module, "EVALUATOR_DIR", root / "evaluators")
-    cfg = TrainConfig(run_name="f", dataset="folder", image_folder=str(root / "images"), image_size=32, steps=2,
+    # a 64 px run judged by a 32 px classifier: its images are resized to the classifier's size
+    cfg = TrainConfig(run_name="f", dataset="folder", image_folder=str(root / "images"), image_size=64, steps=2,
                       batch_size=8, z_dim=8, g_width=8, d_width=8, grid_size=4, snapshot_every=2, checkpoint_every=2)
     assert train(cfg, tmp_path, progress=False, log=lambda _: None) == "finished"
     report = evaluate_model(tmp_path / "f", samples=200)

@@ -116,7 +116,7 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
     elif dataset in CLASSIFIER_OF:
         path = classifier_path(dataset)
     else:  # a labelled folder with a classifier of its own (the faces' smiling / not smiling)
-        path = folder_evaluator(train.classes, G.image_size)
+        path = folder_evaluator(train.classes)
         if path is None:
             log("no classifier for this folder's labels: memorisation only (train one with "
                 "`python -m dcgan train-evaluator --dataset folder`)")
