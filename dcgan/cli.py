@@ -60,13 +60,17 @@ def _add_resume_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults, then the preset, then the config file's own keys, then flags: each wins over the last."""
-    from .presets import preset_values
+    """Defaults, then the preset, then the config file's own keys, then flags: each wins over the last.
+    With neither --preset nor --config, a dataset with a recipe (MNIST, Fashion-MNIST, Stacked MNIST)
+    starts from it: pressing Start should give the best model we know how to train in the time."""
+    from .presets import default_preset, preset_values
     file_values = {}
     if args.config:
         TrainConfig.load(args.config)  # validates and rejects unknown keys
         file_values = json.loads(Path(args.config).read_text())
-    preset = getattr(args, "preset", None) or file_values.get("preset")
+    preset = args.preset if hasattr(args, "preset") else file_values.get("preset")
+    if preset is None and not args.config:
+        preset = default_preset(getattr(args, "dataset", TrainConfig.dataset))
     data = TrainConfig().to_dict()
     if preset:
         data.update(preset_values(preset))

@@ -15,7 +15,8 @@ IMAGE_SIZES = (28, 32, 64, 128)
 DEVICES = ("auto", "cpu", "cuda")
 # names only: the values live in dcgan/presets.py, which imports this module
 LOSSES = ("bce", "hinge", "relativistic")  # gan_loss: dcgan/training/step.py's loss_pair
-PRESET_NAMES = ("faces64", "anime64", "mnist28", "fashion28")
+PRESET_NAMES = ("faces64", "anime64", "mnist28", "fashion28", "mnist28-rpgan", "fashion28-rpgan",
+                "stacked28-rpgan")
 RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" would allow a final newline
 
 
@@ -72,7 +73,9 @@ class TrainConfig:
 
     run_name: str = option("run", "name of the run folder under --checkpoints", "run")
     preset: str = option("", "the preset this config started from (kept for the record; --preset fills the "
-                             "fields)", "run", choices=("",) + PRESET_NAMES, form=False)
+                             "fields). Without --preset or --config, mnist, fashion-mnist and stacked-mnist "
+                             "start from their recipe (mnist28-rpgan, ...); --preset '' for these defaults",
+                         "run", choices=("",) + PRESET_NAMES, form=False)
     imported_from: str = option("", "the file an imported generator came from (`python -m dcgan import`); empty "
                                     "for a run trained here", "run", form=False)
     seed: int = option(0, "seed of the weights, the data order and the noise: the same seed, the same run",
@@ -91,6 +94,8 @@ class TrainConfig:
     g_width: int = option(64, "G's channels in its last block (doubled per block towards z)", "model", 1, 1024)
     d_width: int = option(64, "D's channels in its first block (doubled per block)", "model", 1, 1024)
     kernel_size: int = option(4, "convolution kernel size (seeds 000/001 use 5)", "model", choices=(4, 5))
+    depth: int = option(0, "3x3 stride-1 conv blocks at each inner resolution of G and D (0 = the DCGAN)", "model",
+                        0, 4)
     d_batchnorm: bool = option(True, "BatchNorm in D's blocks but the first", "model")
     d_dropout: float = option(0.0, "dropout in D (seeds 000/004)", "model", 0.0, 1.0, high_open=True)
     d_dropout_every: int = option(1, "dropout after every k-th conv of D from the second on (seed 000: 2, after "
@@ -250,18 +255,23 @@ class ModelConfig:
     z_dim: int
     g_width: int
     kernel_size: int
+    depth: int = 0  # absent from generator.json files written before it existed
 
     @classmethod
     def from_train(cls, cfg: TrainConfig) -> "ModelConfig":
-        return cls(cfg.image_size, cfg.channels, cfg.z_dim, cfg.g_width, cfg.kernel_size)
+        return cls(cfg.image_size, cfg.channels, cfg.z_dim, cfg.g_width, cfg.kernel_size, cfg.depth)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data]
+        missing = [n for n in names if n not in data and n != "depth"]
         if missing:
             raise ConfigError(f"generator config lacks {', '.join(missing)}")
-        return cls(**{n: int(data[n]) for n in names})
+        cfg = cls(**{n: int(data[n]) for n in names if n in data})
+        depth_meta = TrainConfig.__dataclass_fields__["depth"].metadata
+        if not in_bounds(cfg.depth, depth_meta):  # one module per block: a huge depth would hang the build
+            raise ConfigError(f"depth={cfg.depth}: must be {bounds_text(depth_meta)}")
+        return cfg
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

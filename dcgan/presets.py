@@ -1,4 +1,5 @@
-"""Named configs that reproduce the seed documents' models: `--preset NAME` fills every field.
+"""Named configs: the seed documents' models, and the recipe a new MNIST / Fashion-MNIST / Stacked MNIST
+run starts from. `--preset NAME` fills every field.
 
 A preset is plain data (field -> value). Flags and config files still override any of it, and the
 chosen name is kept in the run's config.json as `preset`.
@@ -44,7 +45,45 @@ PRESETS: dict[str, dict] = {
 
 SEEDS = {"faces64": "000", "anime64": "001", "mnist28": "003", "fashion28": "003"}
 
+# The recipe: the seed's 28 px DCGAN made narrower (widths 32) and one 3x3 block deeper per resolution,
+# trained on batches of 32 with the relativistic pair loss and a lazy R1 penalty instead of BatchNorm in
+# D (R3GAN's pairing, Huang et al. 2024), Adam beta1 0, and sampled from an EMA of G: what bought the
+# most quality per minute of a 2-core CPU in bench/ablation.py (docs/quality.md has the table and the
+# FID-over-time curves).
+RECIPE_28 = dict(
+    _COMMON, image_size=28, g_width=32, d_width=32, kernel_size=4, depth=1, d_dropout=0.0, d_dropout_every=1,
+    batch_size=32, gan_loss="relativistic", d_batchnorm=False, d_spectral_norm=False, r1_gamma=1.0, r1_every=8,
+    lr_g=2e-4, lr_d=2e-4, beta1=0.0, beta2=0.99, g_steps=1, adaptive_lr=False, ema_decay=0.999, ema_start=0,
+    # a snapshot every ~7 s on 2 cores, so the Train page's grid moves; weights with every 8th
+    snapshot_every=200, snapshot_weights_every=8, checkpoint_every=1000, log_every=200)
+RECIPE_DESCRIPTION = "relativistic loss + R1, widths 32, depth 1, batch 32, EMA of G"
+PRESETS.update({
+    # about 10 minutes on 2 CPU cores (30 steps/s)
+    "mnist28-rpgan": dict(RECIPE_28, dataset="mnist", channels=1, steps=18000),
+    "fashion28-rpgan": dict(RECIPE_28, dataset="fashion-mnist", channels=1, steps=18000),
+    # Stacked MNIST: three digits as RGB, 1000 modes; about an hour
+    "stacked28-rpgan": dict(RECIPE_28, dataset="stacked-mnist", channels=3, steps=90000, snapshot_every=1000,
+                                snapshot_weights_every=10, checkpoint_every=2000, log_every=1000),
+})
+# what a new run on each dataset starts from, unless a preset or config file says otherwise
+RECIPES = {"mnist": "mnist28-rpgan", "fashion-mnist": "fashion28-rpgan",
+           "stacked-mnist": "stacked28-rpgan"}
+
 assert tuple(PRESETS) == PRESET_NAMES
+
+
+def default_preset(dataset: str) -> str:
+    """The preset a new run on dataset starts from: the recipe where there is one, else none ('')."""
+    return RECIPES.get(dataset, "")
+
+
+def preset_summary(name: str) -> str:
+    """One line saying what a preset is, for the Train page's preset box and the CLI."""
+    p = PRESETS[name]
+    colour = "RGB" if p["channels"] == 3 else "grey"
+    if name in SEEDS:
+        return f"{name}: seed {SEEDS[name]}, {p['image_size']} px {colour}"
+    return f"{name}: recipe ({RECIPE_DESCRIPTION}), {p['image_size']} px {colour}"
 
 
 def preset_values(name: str) -> dict:

@@ -24,7 +24,8 @@ LABELS = {
     "lr_max": "lr max", "snapshot_every": "Snapshot every (steps)",
     "snapshot_weights_every": "Weights every k snapshots", "checkpoint_every": "Checkpoint every (steps)",
     "run_name": "Run name", "z_dim": "z_dim", "g_width": "G width", "d_width": "D width", "device": "Device",
-    "kernel_size": "Kernel size", "d_batchnorm": "BatchNorm in D", "d_dropout": "D dropout",
+    "kernel_size": "Kernel size", "depth": "Depth (3x3 blocks per size)", "d_batchnorm": "BatchNorm in D",
+    "d_dropout": "D dropout",
     "d_dropout_every": "Dropout after every k-th conv", "eval_every": "Evaluate every (steps, 0 = off)",
     "eval_samples": "Images per evaluation", "beta1": "Adam beta1", "beta2": "Adam beta2",
     "label_smoothing": "Label smoothing", "log_every": "Log every (steps)", "grid_size": "Images per snapshot",
@@ -39,8 +40,8 @@ LAYOUT = [
     (None, [("dataset", "data_root", "image_folder"), ("image_size", "channels", "steps", "batch_size"),
             ("lr_d", "lr_g", "g_steps", "seed"),
             ("snapshot_every", "snapshot_weights_every", "checkpoint_every", "run_name")]),
-    ("Model", [("z_dim", "g_width", "d_width", "device"),
-               ("kernel_size", "d_batchnorm", "d_dropout", "d_dropout_every")]),
+    ("Model", [("z_dim", "g_width", "d_width", "depth"),
+               ("kernel_size", "d_batchnorm", "d_dropout", "d_dropout_every"), ("device",)]),
     ("Optimisation and stabilisers", [("beta1", "beta2", "label_smoothing"),
                                       ("gan_loss", "d_spectral_norm", "d_mbstd"),
                                       ("r1_gamma", "r1_every", "diffaugment"), ("ema_decay", "ema_start"),
@@ -123,9 +124,10 @@ def field_widget(container, f: Field):
     return value
 
 
-def config_form(form_key: str = "train_form") -> tuple[dict | None, bool]:
-    """The whole form; returns (field values, or None when a field is invalid; whether it was submitted)."""
-    fill_missing(TrainConfig().to_dict())
+def config_form(form_key: str = "train_form", defaults: dict | None = None) -> tuple[dict | None, bool]:
+    """The whole form, its widgets first filled from defaults (TrainConfig's when None); returns (field
+    values, or None when a field is invalid; whether it was submitted)."""
+    fill_missing(defaults or TrainConfig().to_dict())
     fields = {f.name: f for f in form_fields()}
     values = {}
     with st.form(form_key):

@@ -114,13 +114,25 @@ def checkpoint_step(path: Path) -> int:
 
 def generator_bytes(G: Generator, half: bool) -> bytes:
     """G's state dict as safetensors; fp16 halves snapshot size at no visible cost."""
+    return state_dict_bytes(G.state_dict(), half)
+
+
+def export_discriminator(run: RunDir) -> Path:
+    """D of a run's training checkpoint as fp16 discriminator.safetensors, its step in the metadata:
+    what is left of D once a finished run ships without checkpoint.pt (D's shape is config.json's)."""
+    state = load_training_state(run.checkpoint_path)
+    atomic_write_bytes(run.discriminator_path, state_dict_bytes(state["D"], True, {"step": str(state["step"])}))
+    return run.discriminator_path
+
+
+def state_dict_bytes(state: dict, half: bool, metadata: dict[str, str] | None = None) -> bytes:
     sd = {}
-    for k, v in G.state_dict().items():
+    for k, v in state.items():
         v = v.detach().cpu()
         if half and v.is_floating_point():
             v = v.half()
         sd[k] = v.contiguous()
-    return st_save(sd)
+    return st_save(sd, metadata=metadata)
 
 
 def export_generator(weights_path: Path, config_path: Path | None, G: Generator, model_cfg: ModelConfig,

@@ -278,6 +278,8 @@ class RunDir:
     checkpoint_path = property(lambda self: self.path / "checkpoint.pt")
     generator_path = property(lambda self: self.path / "generator.safetensors")
     generator_config_path = property(lambda self: self.path / "generator.json")
+    # D of the final step, for runs shipped without checkpoint.pt (runs.checkpoint.export_discriminator)
+    discriminator_path = property(lambda self: self.path / "discriminator.safetensors")
     log_path = property(lambda self: self.path / "train.log")
     stop_path = property(lambda self: self.path / "STOP")
     launch_path = property(lambda self: self.path / "launch.json")
