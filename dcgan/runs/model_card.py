@@ -37,6 +37,22 @@ def _fmt(x, digits: int = 3) -> str:
     return "–" if x is None else (f"{x:.{digits}g}" if isinstance(x, float) else str(x))
 
 
+def stabilisers(cfg: dict) -> str:
+    """', R1 gamma 1 every 8, EMA of G 0.999, ...': the stabilisers a config turns on."""
+    on = []
+    if cfg.get("r1_gamma"):
+        on.append(f"R1 γ {cfg['r1_gamma']:g} every {cfg.get('r1_every', 1)}")
+    if cfg.get("d_spectral_norm"):
+        on.append("spectral norm in D")
+    if cfg.get("d_mbstd"):
+        on.append("minibatch std-dev in D")
+    if cfg.get("diffaugment"):
+        on.append(f"DiffAugment {cfg['diffaugment']}")
+    if cfg.get("ema_decay"):
+        on.append(f"EMA of G {cfg['ema_decay']:g} (what is sampled)")
+    return "".join(", " + s for s in on)
+
+
 def model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> str:
     """The card as Markdown."""
     run = RunDir(Path(run_path))
@@ -50,15 +66,17 @@ def model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> st
              f"- **Data:** {data}",
              f"- **Model:** DCGAN, {cfg.get('image_size')} px, {cfg.get('channels')} channel(s), z_dim "
              f"{cfg.get('z_dim')}, G width {cfg.get('g_width')}, D width {cfg.get('d_width')}, kernel "
-             f"{cfg.get('kernel_size')}, BatchNorm in D {'on' if cfg.get('d_batchnorm') else 'off'}, D dropout "
-             f"{cfg.get('d_dropout')}" + (f" (preset `{cfg['preset']}`)" if cfg.get("preset") else ""),
-             f"- **Training:** this project's trainer, batch {cfg.get('batch_size')}, Adam lr D {cfg.get('lr_d')} / "
-             f"G {cfg.get('lr_g')}, g_steps {cfg.get('g_steps')}, adaptive lr "
+             f"{cfg.get('kernel_size')}, depth {cfg.get('depth', 0)}, BatchNorm in D "
+             f"{'on' if cfg.get('d_batchnorm') else 'off'}, D dropout {cfg.get('d_dropout')}"
+             + (f" (preset `{cfg['preset']}`)" if cfg.get("preset") else ""),
+             f"- **Training:** this project's trainer, {cfg.get('gan_loss', 'bce')} loss{stabilisers(cfg)}, batch "
+             f"{cfg.get('batch_size')}, Adam lr D {cfg.get('lr_d')} / G {cfg.get('lr_g')} β ({cfg.get('beta1')}, "
+             f"{cfg.get('beta2')}), g_steps {cfg.get('g_steps')}, adaptive lr "
              f"{'on' if cfg.get('adaptive_lr') else 'off'}, seed {cfg.get('seed')}; full settings in `config.json`"]
     if fig:
         lines.append(f"- **Run:** {fig['steps']:,} steps ({_fmt(fig['epochs'])} epochs), state "
                      f"`{state_label(status)}`, {fig['wall_s'] / 60:.0f} min of training wall time, median "
-                     f"{fig['median_images_per_s']:.0f} images/s (2-core CPU, shared with other work)")
+                     f"{fig['median_images_per_s']:.0f} images/s")
     if report:
         gen, real = report.get("generated", {}), report.get("real", {})
         lines += ["", f"## Evaluator ({report.get('samples')} samples at step {report.get('step')}; "
