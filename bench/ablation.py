@@ -58,10 +58,6 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "r1": ("depth1 + R1, γ 1 every 8 steps", dict(DEEP, r1_gamma=1.0, r1_every=8)),
     "mbstd": ("depth1 + minibatch std-dev in D", dict(DEEP, d_mbstd=True)),
     "diffaugment": ("depth1 + DiffAugment translation, cutout", dict(DEEP, diffaugment="translation,cutout")),
-    "relativistic-r1": ("width32 with the relativistic loss + R1 (γ 1 every 8) in place of hinge + SN + TTUR "
-                        "(no SN, lr 2e-4, β (0, 0.99)): the recipe without its depth",
-                        dict(EMA, **SMALL, gan_loss="relativistic", d_batchnorm=False, r1_gamma=1.0, r1_every=8,
-                             beta1=0.0, beta2=0.99)),
     "recipe": ("the recipe preset: depth1 with the relativistic loss + R1 (γ 1 every 8) in place of hinge + SN + "
                "TTUR (no SN, lr 2e-4, β (0, 0.99))", {}),  # its fields come from dcgan.presets per dataset
 }
