@@ -197,7 +197,8 @@ def plot(results: list[dict], out: Path, title: str) -> None:
         pts = [p for p in r["curve"] if p["step"] > 0]
         bold = r["variant"] == "recipe"
         line, = ax.plot([p["minutes"] for p in pts], [p["fid"] for p in pts], marker="o" if bold else None,
-                        markersize=3, linewidth=2.4 if bold else 1.2, label=r["variant"], zorder=3 if bold else 2)
+                        markersize=3, linewidth=2.4 if bold else 1.2, label=r["variant"], zorder=3 if bold else 2,
+                        color="black" if bold else None)
         # the end of the budget, scored by `evaluate` (2,000 samples: a little below the live figure)
         ax.plot([r["minutes"]], [r["generated"]["fid"]], marker="*", markersize=9, color=line.get_color(),
                 linestyle="none", zorder=4)

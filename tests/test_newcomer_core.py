@@ -189,8 +189,10 @@ def test_the_shipped_models_never_count_as_diverged(name):
 
 def test_a_run_at_lr_099_is_flagged_diverged_and_a_normal_one_is_not(tmp_path, capsys):
     lines = []
-    # lr 0.99: within a dozen steps D wins outright and loss_g runs into the thousands, all finite
-    assert train(tiny("wild", steps=80, lr_d=0.99, lr_g=0.99), tmp_path, progress=False,
+    # D at lr 0.99 against a G that barely moves: within a dozen steps D wins outright and loss_g runs
+    # into the hundreds, all finite. (G at 0.99 too was the first version: on some CPUs its wild
+    # steps fool D now and then, and whether a 50-step window pins depends on the machine's numerics.)
+    assert train(tiny("wild", steps=80, lr_d=0.99, lr_g=1e-6), tmp_path, progress=False,
                  log=lines.append) == "finished"
     st = RunDir(tmp_path / "wild").status()
     assert st["state"] == "finished" and st["step"] == 80  # flagged, not stopped
