@@ -189,3 +189,15 @@ def test_no_field_takes_a_widget_key_the_train_page_already_uses():
     # the form keys a field "train_<name>"; the Train page's loss chart is key="train_loss"
     assert "loss" not in {f for f in NEW_FIELDS} and "gan_loss" in NEW_FIELDS
     assert 'key="train_loss"' in (ROOT / "explorer" / "train.py").read_text()
+
+
+def test_a_relativistic_d_is_judged_on_its_pairs():
+    cfg = tiny("r", gan_loss="relativistic", d_batchnorm=False)
+    torch.manual_seed(0)
+    from dcgan.nets.models import Generator
+    G, D = Generator.from_config(cfg), Discriminator.from_config(cfg)
+    opt_g, opt_d = (torch.optim.Adam(m.parameters(), 2e-4, betas=(0.5, 0.999)) for m in (G, D))
+    with torch.no_grad():  # every logit positive: sign-based accuracies would read 1.00 / 0.00
+        D.main[-1].bias.fill_(50.0)
+    stats = train_step(G, D, opt_g, opt_d, torch.rand(16, 1, 28, 28) * 2 - 1, torch.Generator().manual_seed(1), cfg)
+    assert stats["acc_real"] == stats["acc_fake"] and 0.0 < stats["acc_real"] < 1.0

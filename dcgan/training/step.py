@@ -88,12 +88,17 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
     finally:
         D.requires_grad_(True)
 
+    real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
+    if cfg.gan_loss == "relativistic":
+        # a relativistic D judges pairs, so only a real logit above its fake's is a right call (the
+        # signs alone mean nothing: "acc 1.00/0.00" while D ranks the pairs at chance)
+        acc_real = acc_fake = (real_logits > fake_logits).float().mean()
+    else:
+        acc_real, acc_fake = (real_logits > 0).float().mean(), (fake_logits < 0).float().mean()
     # one host sync for all statistics
     stats = [
-        loss_d.detach(), loss_g.detach(),
-        torch.sigmoid(real_logits.detach()).mean(), torch.sigmoid(fake_logits.detach()).mean(),
-        torch.sigmoid(g_logits.detach()).mean(),
-        (real_logits.detach() > 0).float().mean(), (fake_logits.detach() < 0).float().mean(),
+        loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean(),
+        torch.sigmoid(g_logits.detach()).mean(), acc_real, acc_fake,
     ]
     keys = ["loss_d", "loss_g", "d_x", "d_g_z", "d_g_z_after", "acc_real", "acc_fake"]
     if r1:  # on the steps it is computed (every r1_every-th)
