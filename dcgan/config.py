@@ -264,8 +264,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         names = [f.name for f in fields(cls)]
-        # fields with a default (depth) came later: generator.json files written before them lack them
-        missing = [f.name for f in fields(cls) if f.name not in data and f.default is dataclasses.MISSING]
+        missing = [n for n in names if n not in data and n != "depth"]
         if missing:
             raise ConfigError(f"generator config lacks {', '.join(missing)}")
         cfg = cls(**{n: int(data[n]) for n in names if n in data})
