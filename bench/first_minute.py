@@ -29,7 +29,6 @@ from dcgan.config import TrainConfig  # noqa: E402
 from dcgan.evaluation.classifier import classifier_path, load_classifier  # noqa: E402
 from dcgan.evaluation.embedding import CONFIDENT, embed  # noqa: E402
 from dcgan.presets import RECIPES, preset_values  # noqa: E402
-from dcgan.runs.rundir import RunDir  # noqa: E402
 from dcgan.training.launch import start_training, stop_training, wait_for_state  # noqa: E402
 
 PADDING = 2  # dcgan.explore.imaging.make_grid's

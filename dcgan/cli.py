@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import GROUPS, ConfigError, TrainConfig, bounds_text, config_fields, resume_fields
+from .config import GROUPS, IMAGE_SIZES, ConfigError, TrainConfig, bounds_text, config_fields, resume_fields
 
 DEFAULT_CHECKPOINTS = "checkpoints"
 PROCESS_IMPORTED_AT = time.time()  # where /proc cannot say when this process started
@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default="data")
     p.add_argument("--image-folder", default="", help="for --dataset folder: one sub-folder per class")
     p.add_argument("--name", default=None, help="for --dataset folder: the evaluator's file name, e.g. faces")
-    p.add_argument("--image-size", type=int, default=32, choices=(28, 32, 64, 128),
+    p.add_argument("--image-size", type=int, default=32, choices=IMAGE_SIZES,
                    help="for --dataset folder: the classifier's input size (images of any size are resized to it)")
     p.add_argument("--epochs", type=int, default=None,
                    help="default: what the shipped ones used (2 MNIST, 3 Fashion, 8 faces)")
@@ -344,13 +344,13 @@ def cmd_import(args) -> int:
 
 
 def cmd_train_evaluator(args) -> int:
-    from .evaluation.classifier import EVALUATOR_EPOCHS, train_classifier
+    from .evaluation.classifier import CLASSIFIER_OF, EVALUATOR_EPOCHS, train_classifier
     epochs = EVALUATOR_EPOCHS[args.dataset] if args.epochs is None else _positive("epochs", args.epochs, 1, 50)
     if args.dataset == "folder":
         from .config import RUN_NAME_RE
         if not (args.image_folder and args.name):
             raise ConfigError("--dataset folder needs --image-folder PATH and --name NAME")
-        if not RUN_NAME_RE.match(args.name) or args.name in ("mnist", "fashion-mnist"):
+        if not RUN_NAME_RE.match(args.name) or args.name in CLASSIFIER_OF.values():
             raise ConfigError(f"--name {args.name!r}: use letters, digits, '_', '-' or '.', and not the name of "
                               "a dataset's own evaluator")
     info = train_classifier(args.dataset, args.data_root, epochs=epochs, image_folder=args.image_folder,

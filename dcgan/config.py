@@ -264,7 +264,8 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data and n != "depth"]
+        # fields with a default (depth) came later: generator.json files written before them lack them
+        missing = [f.name for f in fields(cls) if f.name not in data and f.default is dataclasses.MISSING]
         if missing:
             raise ConfigError(f"generator config lacks {', '.join(missing)}")
         cfg = cls(**{n: int(data[n]) for n in names if n in data})

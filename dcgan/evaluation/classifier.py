@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from ..explore.imaging import as_float_images
 from ..runs.checkpoint import CheckpointError, state_dict_problem
-from ..runs.rundir import atomic_write_bytes, atomic_write_json
+from ..config import IMAGE_SIZES
+from ..runs.rundir import atomic_write_bytes, atomic_write_json, read_json
 
 EVALUATOR_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "evaluators"
 
@@ -184,7 +185,6 @@ def folder_evaluator(classes: tuple[str, ...], evaluator_dir: Path | None = None
     the cost of 64 for a smile it still sees)."""
     if not classes:
         return None
-    from ..runs.rundir import read_json
     for info_path in sorted(Path(evaluator_dir or EVALUATOR_DIR).glob("*.json")):
         info = read_json(info_path) or {}
         if info.get("dataset") == "folder" and tuple(info.get("classes") or ()) == tuple(classes) \
@@ -195,15 +195,14 @@ def folder_evaluator(classes: tuple[str, ...], evaluator_dir: Path | None = None
 
 def load_classifier(path: str | Path) -> Classifier:
     from safetensors.torch import load_file
-    from ..runs.rundir import read_json
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"no evaluator at {p}; train one with `python -m dcgan train-evaluator`")
     info = read_json(p.with_suffix(".json")) or {}  # the shipped MNIST / Fashion ones say nothing: 28 px, 10
     size, classes = info.get("image_size", 28), info.get("classes") or [str(i) for i in range(10)]
-    if size not in (28, 32, 64, 128) or not isinstance(classes, list) or not 2 <= len(classes) <= 1000:
+    if size not in IMAGE_SIZES or not isinstance(classes, list) or not 2 <= len(classes) <= 1000:
         raise CheckpointError(f"{p.with_suffix('.json')} does not describe a classifier of this project "
-                              "(image_size 28, 32, 64 or 128; 2 to 1000 classes)")
+                              f"(image_size one of {', '.join(map(str, IMAGE_SIZES))}; 2 to 1000 classes)")
     model = Classifier(size, len(classes))
     try:
         weights = load_file(str(p))

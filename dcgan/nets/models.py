@@ -67,7 +67,7 @@ class Generator(nn.Module):
             nn.ReLU(True),
             # state size. (width*mults[0]) x s x s
         ]
-        layers += _stride1_blocks(width * mults[0], depth, nn.BatchNorm2d, nn.ReLU(True))
+        layers += _stride1_blocks(width * mults[0], depth, nn.BatchNorm2d, lambda: nn.ReLU(True))
         up = _stride2(kernel_size)
         output_padding = 1 if kernel_size % 2 else 0  # odd kernels need it to double exactly
         for i in range(1, n):
@@ -78,7 +78,7 @@ class Generator(nn.Module):
                 nn.ReLU(True),
                 # state size. (width*mults[i]) x (s*2^i) x (s*2^i)
             ]
-            layers += _stride1_blocks(width * mults[i], depth, nn.BatchNorm2d, nn.ReLU(True))
+            layers += _stride1_blocks(width * mults[i], depth, nn.BatchNorm2d, lambda: nn.ReLU(True))
         layers += [
             nn.ConvTranspose2d(width * mults[-1], channels, **up, output_padding=output_padding, bias=False),
             nn.Tanh(),
@@ -91,8 +91,7 @@ class Generator(nn.Module):
     @classmethod
     def from_config(cls, cfg, init_weights: bool = True) -> "Generator":
         """G of a ModelConfig (or a TrainConfig, which has the same fields)."""
-        return cls(cfg.z_dim, cfg.image_size, cfg.channels, cfg.g_width, cfg.kernel_size, init_weights,
-                   getattr(cfg, "depth", 0))
+        return cls(cfg.z_dim, cfg.image_size, cfg.channels, cfg.g_width, cfg.kernel_size, init_weights, cfg.depth)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.main(z.view(z.shape[0], self.z_dim, 1, 1))
@@ -120,14 +119,14 @@ class Discriminator(nn.Module):
             # state size. (width) x (image_size/2) x (image_size/2)
         ]
         layers += _stride1_blocks(width * mults[0], depth, nn.BatchNorm2d if batchnorm else None,
-                                  nn.LeakyReLU(0.2, inplace=True), bias=bias)
+                                  lambda: nn.LeakyReLU(0.2, inplace=True), bias=bias)
         for i in range(1, n):
             layers.append(nn.Conv2d(width * mults[i - 1], width * mults[i], **down, bias=bias))
             if batchnorm:
                 layers.append(nn.BatchNorm2d(width * mults[i]))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             layers += _stride1_blocks(width * mults[i], depth, nn.BatchNorm2d if batchnorm else None,
-                                      nn.LeakyReLU(0.2, inplace=True), bias=bias)
+                                      lambda: nn.LeakyReLU(0.2, inplace=True), bias=bias)
             if dropout > 0 and (i + 1) % dropout_every == 0:
                 # seeds 000/004: dropout reins in a D that gets ahead of G (plain, as in seed 000's
                 # TensorFlow: channel dropout on 4x4 maps silences too much of a BatchNorm-free D)
@@ -156,7 +155,7 @@ class Discriminator(nn.Module):
         return self.main(x).view(-1)
 
 
-def _stride1_blocks(channels: int, depth: int, norm, activation: nn.Module, bias: bool = False) -> list[nn.Module]:
+def _stride1_blocks(channels: int, depth: int, norm, activation, bias: bool = False) -> list[nn.Module]:
     """depth 3x3 stride-1 conv blocks at one resolution (SNGAN's "standard CNN" puts one between
     each change of size): more layers for the same feature-map size, at about twice the cost per block."""
     layers: list[nn.Module] = []
@@ -164,7 +163,7 @@ def _stride1_blocks(channels: int, depth: int, norm, activation: nn.Module, bias
         layers.append(nn.Conv2d(channels, channels, 3, 1, 1, bias=bias))
         if norm is not None:
             layers.append(norm(channels))
-        layers.append(activation)
+        layers.append(activation())  # a module of its own per block, as the DCGAN blocks have
         # state size. unchanged
     return layers
 
