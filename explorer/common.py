@@ -6,10 +6,18 @@ refresh may lose, such as the z being edited.
 """
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+# Imported whole before any page runs. Plotly looks pandas up in sys.modules without importing it; while
+# another script thread is still importing pandas (st.table on the Train page, say) that finds a
+# half-initialised module, and a chart fails with "partially initialized module 'pandas' has no attribute
+# 'Series'" (seen on a loaded machine). Every session's first run imports this module first, so a page
+# never meets pandas half-way.
+import pandas  # noqa: F401
+import plotly.graph_objects  # noqa: F401
 import streamlit as st
 import torch
 
@@ -167,10 +175,22 @@ def load_generator(sel: Selection) -> torch.nn.Module | None:
     return None
 
 
-def show_image(image, caption: str | None = None) -> None:
-    """An (H, W, C) uint8 array or PNG/GIF bytes at its own pixel size, losslessly (no JPEG)."""
+def image_url(data: bytes) -> str:
+    """PNG or GIF bytes as a data: URL, which st.image passes to the browser as it is.
+
+    Bytes given to st.image are served as media files that Streamlit deletes when the next run of
+    the script ends; a browser that asks for one after that (a slider dragged quickly, a loaded
+    machine) gets a 404 and shows a broken image until the next change. A data: URL travels with
+    the element, so the image shown is always the one the run drew.
+    """
+    mime = "image/gif" if data[:4] == b"GIF8" else "image/png"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def show_image(image, caption: str | None = None, width: int | str = "content") -> None:
+    """An (H, W, C) uint8 array or PNG/GIF bytes, losslessly (no JPEG), at its own pixel size by default."""
     data = image if isinstance(image, bytes) else png_bytes(image)
-    st.image(data, caption=caption, width="content")
+    st.image(image_url(data), caption=caption, width=width)
 
 
 def progress_callback(label: str):

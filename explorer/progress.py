@@ -59,8 +59,8 @@ def viewer() -> None:
             st.error(f"The snapshot of step {step} has just disappeared (the run folder changed); "
                      "pick another step.")
         else:
-            st.image(grid, width=GRID_WIDTH_PX,
-                     caption=f"G(fixed z) at step {step} ({steps.index(step) + 1}/{len(steps)})")
+            show_image(grid, width=GRID_WIDTH_PX,
+                       caption=f"G(fixed z) at step {step} ({steps.index(step) + 1}/{len(steps)})")
     with right:
         if metrics:
             st.plotly_chart(loss_figure(metrics, marker_step=step, smooth=smooth), key="progress_loss")

@@ -18,7 +18,7 @@ from dcgan.training.launch import delete_run, is_protected, resume_training, sta
 from dcgan.presets import PRESETS, RECIPES, preset_summary, preset_values
 from dcgan.runs.rundir import ACTIVE_STATES, RunDir, list_runs, state_label
 from explorer.charts import auto_window, discriminator_figure, format_seconds, loss_figure, lr_figure, run_progress
-from explorer.common import PROJECT_ROOT, bounded_number, run_config, skipped_lines_note
+from explorer.common import PROJECT_ROOT, bounded_number, run_config, show_image, skipped_lines_note
 from explorer.config_form import config_form, config_from_form, fill
 from explorer.importing import import_form
 
@@ -261,8 +261,8 @@ def live_charts() -> None:
     with right:
         steps = run.snapshot_steps()
         if steps:
-            st.image(run.grid_path(steps[-1]).read_bytes(), width="stretch",
-                     caption=f"newest snapshot: step {steps[-1]}")
+            show_image(run.grid_path(steps[-1]).read_bytes(), width="stretch",
+                       caption=f"newest snapshot: step {steps[-1]}")
         else:
             st.info("No snapshot yet.")
 

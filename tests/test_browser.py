@@ -277,5 +277,9 @@ def test_shipped_model_read_only(browser, tmp_path):
             page.get_by_test_id("stDataFrame").first.wait_for()
             no_exceptions(page)
             shot(page, "shipped_quality")
+        except Exception:
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(SHOTS / "FAILED_test_shipped_model_read_only.png"))
+            raise
         finally:
             context.close()
