@@ -16,7 +16,7 @@ DEVICES = ("auto", "cpu", "cuda")
 # names only: the values live in dcgan/presets.py, which imports this module
 LOSSES = ("bce", "hinge", "relativistic")  # gan_loss: dcgan/training/step.py's loss_pair
 PRESET_NAMES = ("faces64", "anime64", "mnist28", "fashion28", "mnist28-rpgan", "fashion28-rpgan",
-                "stacked28-rpgan")
+                "stacked28-rpgan", "faces64-rpgan")
 RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" would allow a final newline
 
 
@@ -189,9 +189,10 @@ class TrainConfig:
             bad("channels", f"{self.dataset} is grey: use channels=1")
         if self.dataset == "stacked-mnist" and self.channels != 3:
             bad("channels", "stacked-mnist is three digits as RGB: use channels=3")
-        if self.eval_every and self.dataset not in EVALUATED_DATASETS:
-            bad("eval_every", f"the evaluator only knows {', '.join(EVALUATED_DATASETS)}; use 0 for "
-                              f"{self.dataset}")
+        # a folder is judged by a classifier of its own labels, if one was trained: the launch checks
+        if self.eval_every and self.dataset not in EVALUATED_DATASETS + ("folder",):
+            bad("eval_every", f"the evaluator knows {', '.join(EVALUATED_DATASETS)} and labelled folders; use 0 "
+                              f"for {self.dataset}")
         if not self.acc_low < self.acc_high:
             bad("acc_low", "need acc_low < acc_high")
         if self.lr_min > self.lr_max:

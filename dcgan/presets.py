@@ -64,6 +64,12 @@ PRESETS.update({
     # Stacked MNIST: three digits as RGB, 1000 modes; about an hour
     "stacked28-rpgan": dict(RECIPE_28, dataset="stacked-mnist", channels=3, steps=90000, snapshot_every=1000,
                                 snapshot_weights_every=10, checkpoint_every=2000, log_every=1000),
+    # 64 px faces (any grey folder of faces; the shipped model: the faces' 13k photos): the same nets one
+    # stride-2 block larger, DiffAugment's translation and cutout for a few thousand photos that D would
+    # otherwise learn by heart (Zhao et al. 2020); about 8,600 steps an hour on one CPU core
+    "faces64-rpgan": dict(RECIPE_28, dataset="folder", image_size=64, channels=1, diffaugment="translation,cutout",
+                          steps=24000, snapshot_every=500, snapshot_weights_every=8, checkpoint_every=500,
+                          log_every=100),
 })
 # what a new run on each dataset starts from, unless a preset or config file says otherwise
 RECIPES = {"mnist": "mnist28-rpgan", "fashion-mnist": "fashion28-rpgan",
@@ -83,7 +89,8 @@ def preset_summary(name: str) -> str:
     colour = "RGB" if p["channels"] == 3 else "grey"
     if name in SEEDS:
         return f"{name}: seed {SEEDS[name]}, {p['image_size']} px {colour}"
-    return f"{name}: recipe ({RECIPE_DESCRIPTION}), {p['image_size']} px {colour}"
+    extra = f" + DiffAugment {p['diffaugment']}" if p.get("diffaugment") else ""
+    return f"{name}: recipe ({RECIPE_DESCRIPTION}{extra}), {p['image_size']} px {colour}"
 
 
 def preset_values(name: str) -> dict:

@@ -46,7 +46,7 @@ LAYOUT = [
                                       ("gan_loss", "d_spectral_norm", "d_mbstd"),
                                       ("r1_gamma", "r1_every", "diffaugment"), ("ema_decay", "ema_start"),
                                       ("adaptive_lr",), ("acc_low", "acc_high", "lr_factor", "lr_min", "lr_max")]),
-    ("Evaluation during training (MNIST, Fashion-MNIST, Stacked MNIST)", [("eval_every", "eval_samples")]),
+    ("Evaluation during training (MNIST, Fashion-MNIST, Stacked MNIST, a labelled folder with its evaluator)", [("eval_every", "eval_samples")]),
     ("Outputs and speed", [("log_every", "grid_size", "holdout"), ("precision", "compile", "sync_batchnorm")]),
 ]
 INVALID = object()  # what a widget holds when its text is not a usable value (its message is shown)

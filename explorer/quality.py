@@ -28,12 +28,14 @@ report = load_report(run.path)
 names = CLASS_NAMES.get(cfg.get("dataset"))
 
 st.subheader("Over training")
-if not records and cfg.get("dataset") in EVALUATED_DATASETS:
+if not records and cfg.get("dataset") in EVALUATED_DATASETS + ("folder",):
     st.info("This run was trained without evaluation. Train with **Evaluate every** set (`--eval-every 250`) "
-            "to follow FID, coverage, precision and recall here while it learns.")
+            "to follow FID, coverage, precision and recall here while it learns"
+            + (" (a folder needs an evaluator trained on its labels: `python -m dcgan train-evaluator --dataset "
+               "folder`)." if cfg.get("dataset") == "folder" else "."))
 elif not records:
     st.info(f"No evaluation during training for this dataset ({cfg.get('dataset', 'unknown')}): the evaluator "
-            f"has classifiers for {', '.join(EVALUATED_DATASETS)} only. The nearest-training-image check "
+            f"has classifiers for {', '.join(EVALUATED_DATASETS)} and labelled folders only. The nearest-training-image check "
             "below works for every run.")
 else:
     for r in collapse_warnings(records)[-3:]:

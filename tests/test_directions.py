@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dcgan.explore.directions import Directions, NoClassifierError, binary_direction, direction_effect, directions_path, labelled_directions, load_directions, mnist_label_fn, move, save_directions, sefa, strip
+from dcgan.explore.directions import Directions, NoClassifierError, binary_direction, direction_effect, directions_path, labelled_directions, load_directions, classifier_label_fn, move, save_directions, sefa, strip
 from dcgan.explore.latent import generate
 from dcgan.nets.models import Generator
 from dcgan.explore.sensitivity import heatmap, heatmap_image, jacobian, local_directions, sensitivity
@@ -165,9 +165,11 @@ def test_degenerate_labels_give_a_clear_message():
         labelled_directions(G, three, ["left", "right"], samples=1000)
 
 
-def test_mnist_label_fn_refuses_datasets_without_a_classifier():
+def test_labelled_directions_refuse_datasets_without_a_classifier():
     with pytest.raises(NoClassifierError, match="need a classifier for this dataset; SeFa and sensitivity still"):
-        mnist_label_fn("folder")
+        classifier_label_fn("synthetic")
+    with pytest.raises(NoClassifierError, match="no evaluator knows this folder's labels \\(cats, dogs\\)"):
+        classifier_label_fn("folder", ("cats", "dogs"))
 
 
 # --- moving along a direction --------------------------------------------------------------------------
@@ -284,7 +286,7 @@ def test_local_directions_are_orthonormal_and_maximise_image_change():
 def test_toward_7_on_the_shipped_mnist_model():
     from dcgan.runs.checkpoint import resolve_generator
     G = resolve_generator(MNIST_RUN)
-    label_fn, classes = mnist_label_fn("mnist")
+    label_fn, classes = classifier_label_fn("mnist")
     d = labelled_directions(G, label_fn, classes, samples=2000, seed=0, only=[7])
     print(f"toward 7: held-out balanced accuracy {d.scores[0]:.3f}, accuracy {d.metadata['accuracy'][0]:.3f}")
     assert d.names == ["toward 7"] and d.scores[0] > 0.7

@@ -11,12 +11,14 @@ import pytest
 from PIL import Image, ImageDraw
 
 from dcgan.cli import main as cli_main
-from dcgan.config import TrainConfig
+from dcgan.config import ConfigError, TrainConfig
 from dcgan.evaluation import classifier as classifier_module
 from dcgan.evaluation.classifier import folder_evaluator, load_classifier, train_classifier
 from dcgan.evaluation.evaluate import evaluate_model
 from dcgan.evaluation.report import format_report
 from dcgan.runs.checkpoint import CheckpointError
+from dcgan.runs.rundir import RunDir
+from dcgan.training.launch import check_launch
 from dcgan.training.loop import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +91,29 @@ def test_a_folder_run_gets_fid_and_precision_beside_their_floor(shapes, monkeypa
     lines = []
     report = evaluate_model(tmp_path / "u", samples=100, log=lines.append)
     assert "generated" not in report and "memorisation" in report
-    assert any("no classifier for this folder" in line for line in lines)
+    assert any("no evaluator knows this folder's labels" in line for line in lines)
+
+
+def test_a_folder_run_is_evaluated_while_it_trains(shapes, monkeypatch, tmp_path):
+    """eval_every on a labelled folder: eval.jsonl gets FID, precision and both classes' shares, as MNIST's does;
+    a folder whose labels no evaluator knows is refused before a run folder exists."""
+    root, _ = shapes
+    monkeypatch.setattr(classifier_module, "EVALUATOR_DIR", root / "evaluators")
+    cfg = TrainConfig(run_name="live", dataset="folder", image_folder=str(root / "images"), image_size=32, steps=4,
+                      batch_size=8, z_dim=8, g_width=8, d_width=8, grid_size=4, snapshot_every=2,
+                      checkpoint_every=2, eval_every=2, eval_samples=100)
+    check_launch(cfg)
+    assert train(cfg, tmp_path, progress=False, log=lambda _: None) == "finished"
+    records = RunDir(tmp_path / "live").evaluations()
+    assert [r["step"] for r in records] == [0, 2, 4]  # step 0: the untrained G, where the curve starts
+    assert all(len(r["class_share"]) == 2 and r["fid"] > r["floor"]["fid"] for r in records), records
+    other = tmp_path / "other"
+    for label in ("cats", "dogs"):
+        (other / label).mkdir(parents=True)
+        for p in sorted((root / "images" / "circles").iterdir())[:8]:
+            (other / label / p.name).write_bytes(p.read_bytes())
+    with pytest.raises(ConfigError, match="no evaluator knows this folder's labels \\(cats, dogs\\)"):
+        check_launch(TrainConfig(**{**cfg.to_dict(), "image_folder": str(other)}))
 
 
 def test_a_hostile_evaluator_description_is_refused(tmp_path):

@@ -193,6 +193,18 @@ def folder_evaluator(classes: tuple[str, ...], evaluator_dir: Path | None = None
     return None
 
 
+def evaluator_for(dataset: str, classes: tuple[str, ...] = ()) -> Path:
+    """The classifier that judges a run: its dataset's own, or for a folder the one trained on the
+    same labels; CheckpointError (saying how to get one) when there is none."""
+    if dataset != "folder":
+        return classifier_path(dataset)
+    path = folder_evaluator(classes)
+    if path is None:
+        raise CheckpointError(f"no evaluator knows this folder's labels ({', '.join(classes) or 'no class sub-folders'}); "
+                              "train one with `python -m dcgan train-evaluator --dataset folder`")
+    return path
+
+
 def load_classifier(path: str | Path) -> Classifier:
     from safetensors.torch import load_file
     p = Path(path)

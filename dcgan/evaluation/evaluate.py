@@ -13,7 +13,7 @@ import torch.nn as nn
 from ..data import DataError, load_dataset
 from ..runs.checkpoint import CheckpointError, resolve_generator
 from ..runs.rundir import RunDir, read_json
-from .classifier import CLASS_NAMES, CLASSIFIER_OF, classifier_path, folder_evaluator, load_classifier
+from .classifier import CLASS_NAMES, CLASSIFIER_OF, evaluator_for, load_classifier
 from ..explore.imaging import to_uint8_nchw
 from ..explore.latent import generate_tensor
 from .embedding import CONFIDENT, Embedding, embed
@@ -113,13 +113,14 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
     gen_emb = None
     if evaluator:
         path = Path(evaluator)
-    elif dataset in CLASSIFIER_OF:
-        path = classifier_path(dataset)
-    else:  # a labelled folder with a classifier of its own (the faces' smiling / not smiling)
-        path = folder_evaluator(train.classes)
-        if path is None:
-            log("no classifier for this folder's labels: memorisation only (train one with "
-                "`python -m dcgan train-evaluator --dataset folder`)")
+    else:
+        try:  # a labelled folder may have a classifier of its own (the faces' smiling / not smiling)
+            path = evaluator_for(dataset, train.classes)
+        except CheckpointError as e:
+            if dataset != "folder":
+                raise
+            path = None
+            log(f"{e}: memorisation only")
     if path is not None:
         classifier = load_classifier(path)
         info = read_json(path.with_suffix(".json")) or {}
@@ -169,13 +170,14 @@ class TrainingEvaluator:
 
     def __init__(self, cfg, device: torch.device | str = "cpu", log: Callable[[str], None] = print):
         self.dataset, self.log = cfg.dataset, log
-        self.classifier = load_classifier(classifier_path(cfg.dataset)).to(device)
         g = torch.Generator().manual_seed(cfg.seed + 3)
         cfg_dict = cfg.to_dict()
         test = real_images(cfg_dict, "test")
         train = real_images(cfg_dict, "train")
+        self.classifier = load_classifier(evaluator_for(cfg.dataset, train.classes)).to(device)
         n = cfg.eval_samples
-        self.ref_shares = class_shares(test.labels, 10) if self.dataset != "stacked-mnist" else np.full(1000, 1e-3)
+        self.ref_shares = class_shares(test.labels, self.classifier.num_classes) if self.dataset != "stacked-mnist" \
+            else np.full(1000, 1e-3)
         self.ref = embed(self.classifier, test.images[_subset(len(test), max(self.REFERENCE_SIZE, n), g)], self.dataset)
         floor = compare(embed(self.classifier, train.images[_subset(len(train), n, g)], self.dataset), self.ref,
                         self.dataset, self.ref_shares)

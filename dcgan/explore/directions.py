@@ -454,15 +454,15 @@ def direction_effect(label_fn: LabelFn, G: torch.nn.Module, direction, class_ind
     return np.asarray(out)
 
 
-# --- the shipped evaluator's classifier as a label_fn -----------------------------------------------
+# --- the evaluator's classifier as a label_fn -----------------------------------------------------
 
 class NoClassifierError(ValueError):
-    """Labelled directions asked for on a dataset the evaluator has no classifier for."""
+    """Labelled directions asked for on a run the evaluator has no classifier for."""
 
 
 class ClassifierLabels:
-    """label_fn from the evaluator's MNIST / Fashion-MNIST classifier: images in [-1, 1] (any size,
-    grey or RGB) -> softmax (N, 10)."""
+    """label_fn from an evaluator classifier (MNIST, Fashion-MNIST, or a labelled folder's such as the
+    faces' smiling / not smiling): images in [-1, 1] (any size, grey or RGB) -> softmax (N, classes)."""
 
     def __init__(self, model: torch.nn.Module, classifier: str):
         self.model, self.classifier = model.eval(), classifier
@@ -474,23 +474,26 @@ class ClassifierLabels:
         if x.shape[1] == 3:
             x = x.mean(1, keepdim=True)
         self.model.to(x.device)
-        return self.model(_to_classifier_input(x))[0].softmax(1)
+        return self.model(_to_classifier_input(x, self.model.image_size))[0].softmax(1)
 
 
-LABELLED_DATASETS = ("mnist", "fashion-mnist")  # Stacked MNIST's 1000 modes are three digits, not one class
+LABELLED_DATASETS = ("mnist", "fashion-mnist", "folder")  # Stacked MNIST's 1000 modes are three digits, not one class
 
 
-def mnist_label_fn(dataset: str) -> tuple[ClassifierLabels, list[str]]:
-    """(label_fn, class names) for a dataset the shipped evaluator classifies; NoClassifierError
-    (one line) for any other dataset or a missing classifier file."""
+def classifier_label_fn(dataset: str, classes: Sequence[str] = ()) -> tuple[ClassifierLabels, list[str]]:
+    """(label_fn, class names) from the evaluator's classifier for a dataset, or for a folder whose
+    class sub-folders are `classes`; NoClassifierError (one line) when there is none."""
     from ..runs.checkpoint import CheckpointError
-    from ..evaluation.classifier import CLASS_NAMES, classifier_path, load_classifier
+    from ..runs.rundir import read_json
+    from ..evaluation.classifier import CLASS_NAMES, evaluator_for, load_classifier
     hint = "labelled directions need a classifier for this dataset; SeFa and sensitivity still work"
     if dataset not in LABELLED_DATASETS:
-        raise NoClassifierError(f"{hint} (classifiers: {', '.join(LABELLED_DATASETS)}; not {dataset!r})")
-    path = classifier_path(dataset)
+        raise NoClassifierError(f"{hint} (classifiers: MNIST, Fashion-MNIST and labelled folders; not {dataset!r})")
     try:
+        path = evaluator_for(dataset, tuple(classes))
         model = load_classifier(path)
     except CheckpointError as e:
         raise NoClassifierError(f"{hint} ({str(e).splitlines()[0]})") from None
-    return ClassifierLabels(model, f"evaluators/{path.name}"), list(CLASS_NAMES[dataset])
+    names = CLASS_NAMES.get(dataset) or (read_json(path.with_suffix(".json")) or {}).get("classes") or classes
+    return ClassifierLabels(model, f"evaluators/{path.name}"), [str(n) for n in names]
+

@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from ..config import ConfigError, ModelConfig
-from ..nets.models import Generator
+from ..config import ConfigError, ModelConfig, TrainConfig
+from ..nets.models import Discriminator, Generator
 from .rundir import RunDir, atomic_write_bytes, atomic_write_json, read_json
 
 
@@ -191,6 +191,47 @@ def load_run_generator(run: RunDir, step: int | None = None, device: str | torch
     """G of a run at a snapshot step, or the latest exported generator when step is None."""
     path = run.generator_path if step is None else run.snapshot_weights_path(step)
     return load_generator(path, run_model_config(run), device)
+
+
+def load_run_discriminator(run: RunDir) -> tuple[Discriminator, int]:
+    """D of a run in eval mode and the step it is from: the training checkpoint's (the newest D there
+    is), else discriminator.safetensors (a shipped run). CheckpointError, saying why, for a run that
+    has neither (an imported generator, a run stopped before its first checkpoint)."""
+    try:
+        cfg = TrainConfig.from_dict(read_json(run.config_path) or {})
+    except ConfigError as e:
+        raise CheckpointError(f"{run.config_path}: {e}") from None
+    if run.checkpoint_path.is_file():
+        state = load_training_state(run.checkpoint_path)
+        sd, step = state["D"], state["step"]
+    elif run.discriminator_path.is_file():
+        try:
+            data = run.discriminator_path.read_bytes()
+            sd = st_load(data)
+            step = int(safe_open_metadata(data).get("step", -1))
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"{run.discriminator_path} is not a readable discriminator file: {e}") from None
+    else:
+        raise CheckpointError(f"run {run.name!r} keeps no discriminator: neither a training checkpoint nor "
+                              "discriminator.safetensors (an imported generator, or a run stopped before its "
+                              "first checkpoint)")
+    with torch.device("meta"):
+        D = Discriminator.from_config(cfg)
+    try:
+        D.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}, assign=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"the discriminator of {run.name!r} does not match its config.json: "
+                              f"{state_dict_problem(e)}") from None
+    return D.eval(), step
+
+
+def safe_open_metadata(data: bytes) -> dict[str, str]:
+    """The metadata of a safetensors file's header (its first 8 bytes give the header's length)."""
+    import json
+    n = int.from_bytes(data[:8], "little")
+    if not 0 < n <= len(data) - 8:
+        raise ValueError("no safetensors header")
+    return json.loads(data[8:8 + n]).get("__metadata__") or {}
 
 
 def resolve_generator(path: str | Path, step: int | None = None) -> Generator:

@@ -51,9 +51,19 @@ def check_launch(cfg: TrainConfig) -> None:
     from .loop import resolve_device
     resolve_device(cfg.device)
     if cfg.eval_every:
-        from ..evaluation.classifier import classifier_path
-        if not classifier_path(cfg.dataset).is_file():
-            raise ConfigError(f"eval_every needs the evaluator's classifier {classifier_path(cfg.dataset)}, which is "
+        from ..data import find_images, folder_classes
+        from ..evaluation.classifier import evaluator_for
+        from ..runs.checkpoint import CheckpointError
+        classes = ()
+        if cfg.dataset == "folder":
+            root = PROJECT_ROOT / cfg.image_folder  # as check_source finds it
+            classes = folder_classes(root, find_images(root))
+        try:
+            path = evaluator_for(cfg.dataset, classes)
+        except CheckpointError as e:
+            raise ConfigError(f"eval_every: {e}; or use eval_every=0") from None
+        if not path.is_file():
+            raise ConfigError(f"eval_every needs the evaluator's classifier {path}, which is "
                               "not there; train it (python -m dcgan train-evaluator) or use eval_every=0")
 
 
