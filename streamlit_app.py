@@ -18,6 +18,7 @@ pages = [
     # the app opens here: the shipped model, ready to explore
     st.Page("explorer/latent.py", title="Latent", icon=":material/tune:", url_path="latent", default=True),
     st.Page("explorer/interpolate.py", title="Interpolate", icon=":material/animation:", url_path="interpolate"),
+    st.Page("explorer/directions.py", title="Directions", icon=":material/explore:", url_path="directions"),
 ]
 page = st.navigation(pages)
 # the pages read the sidebar's choice from session_state; it is drawn before the page runs

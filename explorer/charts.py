@@ -199,6 +199,16 @@ def class_histogram_figure(shares: list[float], names: list[str] | None = None,
     return _lay_out(fig, title, 300, "share", x_title="")
 
 
+def sensitivity_figure(values, chosen: int | None = None, title: str = "Sensitivity at this z") -> go.Figure:
+    """One bar per z component: how far the image moves per unit of it (|dG/dz_i|); the chosen one in red."""
+    names = [str(i) for i in range(len(values))]
+    colours = ["#d62728" if i == chosen else "#1f77b4" for i in range(len(values))]
+    fig = go.Figure(go.Bar(x=names, y=[float(v) for v in values], marker_color=colours,
+                           hovertemplate="z[%{x}]: %{y:.3g}<extra></extra>"))
+    fig.update_xaxes(type="category", showticklabels=len(values) <= 32)
+    return _lay_out(fig, title, 220, "|dG/dz_i|", x_title="z component")
+
+
 def _fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from dcgan.explore.directions import move
+from dcgan.explore.semantics import saved_directions
 from dcgan.explore.views import interpolation
 from dcgan.explore.latent import MAX_FRAMES, z_from_seed
 from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image
@@ -37,9 +39,34 @@ def endpoint(column, name: str, default_seed: int) -> np.ndarray | None:
         return latent_z
 
 
-a, b = st.columns(2)
-z0 = endpoint(a, "Start", 0)
-z1 = endpoint(b, "End", 1)
+mode = st.radio("Frames", ["between two z", "along a saved direction"], horizontal=True, key="interp_mode",
+                help="along a direction: from z − a·d to z + a·d, a straight line through z, with a direction the "
+                     "Directions page (or `python -m dcgan directions`) saved with this run")
+along = None
+if mode == "between two z":
+    a, b = st.columns(2)
+    z0 = endpoint(a, "Start", 0)
+    z1 = endpoint(b, "End", 1)
+else:
+    saved, problems = saved_directions(sel.run.path, G.z_dim)
+    for why in problems.values():
+        st.warning(f"A saved directions file cannot be used: {why}")
+    choices = [(m, i) for m, d in saved.items() for i in range(len(d))]
+    if not choices:
+        st.info("This run keeps no directions yet: find and save some on the Directions page.")
+        st.stop()
+    a, b = st.columns(2)
+    z = endpoint(a, "Through", 0)
+    with b:
+        m, i = st.selectbox("Direction", choices, key="interp_direction",
+                            format_func=lambda c: saved[c[0]].names[c[1]] + ("" if c[0] == "sefa" else f" ({c[0]})"))
+        reach = bounded_number(st, "Reach a", 0.5, 20.0, 4.0, key="interp_reach", step=0.5,
+                               help="how far to go each way, in units of z (a typical z has length "
+                                    f"{np.sqrt(G.z_dim):.0f})")
+    along = saved[m].names[i]
+    z0 = z1 = None
+    if z is not None and reach is not None:
+        z0, z1 = (move(z, saved[m].vector(i), s * reach).numpy() for s in (-1, 1))
 
 with st.form("interp_form"):
     c1, c2, c3, c4 = st.columns(4)
@@ -61,6 +88,8 @@ if go and None in (frames, frame_ms, scale):
 elif go and z0 is not None and z1 is not None:
     progress, bar = progress_callback("Rendering frames…")
     try:
+        if along is not None:
+            method = "lerp"  # a direction is a straight line
         result = interpolation(G, z0, z1, frames=int(frames), method=method, frame_ms=int(frame_ms), loop=loop,
                                pingpong=pingpong, scale=int(scale), progress=progress)
     except ValueError as e:  # too many frames x pixels for one GIF
@@ -69,7 +98,8 @@ elif go and z0 is not None and z1 is not None:
         st.stop()
     bar.empty()
     st.session_state["interp_result"] = {"frames": result.frame_count, "gif": result.gif, "model": model_key,
-                                         "grid_png": result.grid_png, "method": method,
+                                         "grid_png": result.grid_png,
+                                         "method": method if along is None else f"along {along}",
                                          "gif_frames": result.gif_frames}
 
 result = st.session_state.get("interp_result")

@@ -5,7 +5,10 @@ import numpy as np
 import streamlit as st
 
 from dcgan.explore.views import SWEEP_LIMIT, image_png, render_z, sweep_grid, z_from_upload, z_json, z_npy
+from dcgan.explore.imaging import upscale
 from dcgan.explore.latent import z_from_seed
+from dcgan.explore.sensitivity import heatmap, heatmap_image, sensitivity
+from explorer.charts import sensitivity_figure
 from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image, step_text
 
 Z_LIMIT = 3.5  # slider range; a standard normal component lies within it 99.95 % of the time
@@ -97,15 +100,50 @@ with left:
     if "latent_upload_error" in st.session_state:
         st.error(f"Cannot use that z: {st.session_state['latent_upload_error']}")
 
+def sort_by_sensitivity() -> None:
+    """Freeze the slider order at this z: re-ordering while a slider is dragged would move it away."""
+    if st.session_state.get("latent_order_by") == "sensitivity":
+        values = sensitivity(G, st.session_state["latent_z"])
+        st.session_state["latent_order"] = {"model": model_key, "order": [int(i) for i in np.argsort(-values)]}
+
+
 with right:
     st.subheader(f"z components ({z_dim})")
-    groups = range(0, z_dim, COMPONENTS_PER_GROUP)
-    for g0 in groups:
-        g1 = min(g0 + COMPONENTS_PER_GROUP, z_dim)
-        with st.expander(f"components {g0}–{g1 - 1}", expanded=g0 == 0):
+    s1, s2 = st.columns([3, 1])
+    order_by = s1.radio("Order", ["index", "sensitivity"], horizontal=True, key="latent_order_by",
+                        on_change=sort_by_sensitivity,
+                        format_func={"index": "by index", "sensitivity": "most sensitive first"}.get,
+                        help="most sensitive first: the components that move the image most at this z lead "
+                             "(the order is taken when chosen; Re-sort takes it again)")
+    order = list(range(z_dim))
+    if order_by == "sensitivity":
+        frozen = st.session_state.get("latent_order")
+        if s2.button("Re-sort", help="order by the sensitivity at the current z") or not frozen \
+                or frozen["model"] != model_key:
+            sort_by_sensitivity()
+        order = st.session_state["latent_order"]["order"]
+    show_sensitivity = st.toggle("Sensitivity at this z", key="latent_show_sensitivity",
+                                 help="how far the image moves per unit of each component (|dG/dz_i|, after "
+                                      "GAN-Geometry), and where in the image one component acts")
+    if show_sensitivity:
+        values = sensitivity(G, z)
+        h1, h2 = st.columns([3, 1])
+        chosen = h2.selectbox("Where does it act?", order, key="latent_heat_component",
+                              format_func=lambda i: f"z[{i}]", help="a heat map of |dG/dz_i| per pixel")
+        h1.plotly_chart(sensitivity_figure(values, chosen), key="latent_sensitivity")
+        with h2:
+            heat = heatmap(G, z, int(chosen))
+            show_image(upscale(heatmap_image(heat, render_z(G, z, scale=1)), max(2, 140 // G.image_size)),
+                       caption=f"z[{chosen}]: {values[chosen]:.3g}; {int((values == 0).sum())} of {z_dim} "
+                               "components do nothing here")
+    for g0 in range(0, z_dim, COMPONENTS_PER_GROUP):
+        group = order[g0:g0 + COMPONENTS_PER_GROUP]
+        title = f"components {g0}–{g0 + len(group) - 1}" if order_by == "index" else \
+            f"most sensitive {g0 + 1}–{g0 + len(group)}"
+        with st.expander(title, expanded=g0 == 0):
             cols = st.columns(SLIDER_COLUMNS)
-            for i in range(g0, g1):
-                cols[(i - g0) % SLIDER_COLUMNS].slider(
+            for j, i in enumerate(group):
+                cols[j % SLIDER_COLUMNS].slider(
                     f"z[{i}]", -Z_LIMIT, Z_LIMIT, step=0.05, key=f"z_{i}", on_change=slider_moved, args=(i,))
 
 st.divider()

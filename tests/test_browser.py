@@ -283,3 +283,40 @@ def test_shipped_model_read_only(browser, tmp_path):
             raise
         finally:
             context.close()
+
+
+def test_directions_on_the_shipped_faces(browser):
+    """Issue 16 as a user meets it: the faces model's smile direction moves the face, and the Latent page puts
+    the components that move the image most first."""
+    shipped = ROOT / "checkpoints"
+    if not (shipped / "faces" / "directions_labels.json").is_file():
+        pytest.skip("no shipped faces model with its labelled directions")
+    with streamlit_server(shipped, "streamlit_directions") as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1500})
+        page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        try:
+            page.goto(f"{url}/directions?run=faces")
+            page.get_by_role("heading", name="Directions").wait_for()
+            page.get_by_text("labelled (classifier)", exact=True).click()
+            page.get_by_text("From 5,000 images of G labelled by").wait_for()
+            page.get_by_text("toward smiling from −4 to +4").wait_for()  # the strip's caption
+            # the Amount slider: the image is G(z + amount x smile) and changes as it moves
+            move_slider_until_image_changes(page, 0, "ArrowRight", presses=30)
+            page.get_by_text("What D believes").wait_for()
+            no_exceptions(page)
+            shot(page, "directions_faces")
+            go_to(page, url, "Latent", "Latent space")
+            page.get_by_text("most sensitive first", exact=True).click()
+            page.get_by_text("most sensitive 1–20").wait_for()
+            page.get_by_text("Sensitivity at this z").click()
+            page.get_by_text("Where does it act?").wait_for()
+            page.locator(".js-plotly-plot").first.wait_for()
+            no_exceptions(page)
+            shot(page, "latent_sensitivity_faces")
+        except Exception:
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(SHOTS / "FAILED_test_directions_on_the_shipped_faces.png"))
+            raise
+        finally:
+            context.close()

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from .imaging import to_uint8
 from .latent import generate_tensor
 
 MAX_UPLOAD_PIXELS = 4096 * 4096  # a decompression bomb is refused before it is decoded
@@ -43,11 +44,11 @@ def realness(D: torch.nn.Module, images: torch.Tensor, batch_size: int = 256) ->
 
 
 @torch.no_grad()
-def generated_realness(D: torch.nn.Module, G: torch.nn.Module, z: torch.Tensor) -> Realness:
-    """D's view of G(z) for each row of z (N, z_dim)."""
+def generated_realness(D: torch.nn.Module, G: torch.nn.Module, z: torch.Tensor) -> tuple[np.ndarray, Realness]:
+    """G(z) for each row of z (N, z_dim) as uint8 images (N, H, W, C), and D's view of each."""
     images = torch.cat(generate_tensor(G, z, 256)) if len(z) else torch.zeros(0, G.channels, G.image_size,
                                                                                G.image_size)
-    return realness(D, images)
+    return to_uint8(images), realness(D, images)
 
 
 def uint8_to_input(images: np.ndarray) -> torch.Tensor:
@@ -73,3 +74,4 @@ def image_from_upload(data: bytes, image_size: int, channels: int) -> np.ndarray
         raise ValueError(f"not an image this app can read ({str(e).splitlines()[0] if str(e) else 'unknown format'})") \
             from None
     return (arr[..., None] if arr.ndim == 2 else arr)[None]
+

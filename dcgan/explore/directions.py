@@ -494,6 +494,9 @@ def classifier_label_fn(dataset: str, classes: Sequence[str] = ()) -> tuple[Clas
         model = load_classifier(path)
     except CheckpointError as e:
         raise NoClassifierError(f"{hint} ({str(e).splitlines()[0]})") from None
-    names = CLASS_NAMES.get(dataset) or (read_json(path.with_suffix(".json")) or {}).get("classes") or classes
-    return ClassifierLabels(model, f"evaluators/{path.name}"), [str(n) for n in names]
+    info = read_json(path.with_suffix(".json")) or {}
+    names = CLASS_NAMES.get(dataset) or info.get("classes") or classes
+    # an evaluator may give its classes plain names (the faces': positives -> smiling)
+    plain = info.get("class_descriptions") if isinstance(info.get("class_descriptions"), dict) else {}
+    return ClassifierLabels(model, f"evaluators/{path.name}"), [str(plain.get(n, n)) for n in names]
 

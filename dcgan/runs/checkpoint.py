@@ -209,8 +209,9 @@ def load_run_discriminator(run: RunDir) -> tuple[Discriminator, int]:
             data = run.discriminator_path.read_bytes()
             sd = st_load(data)
             step = int(safe_open_metadata(data).get("step", -1))
-        except (OSError, ValueError) as e:
-            raise CheckpointError(f"{run.discriminator_path} is not a readable discriminator file: {e}") from None
+        except Exception:  # the library's own messages ("header too large") say nothing to a user
+            raise CheckpointError(f"{run.discriminator_path} is not a readable discriminator file (damaged, "
+                                  "truncated or another format)") from None
     else:
         raise CheckpointError(f"run {run.name!r} keeps no discriminator: neither a training checkpoint nor "
                               "discriminator.safetensors (an imported generator, or a run stopped before its "

@@ -1,0 +1,81 @@
+"""A run's directions as the Directions page and `python -m dcgan directions` ask for them: found by
+method (SeFa, labelled by the evaluator's classifier, local at one z), saved beside the run, read back."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..data import find_images, folder_classes
+from ..runs.rundir import RunDir
+from .directions import (METHODS, Directions, NoClassifierError, Progress, classifier_label_fn, directions_path,
+                         labelled_directions, load_directions, save_directions, sefa)
+from .sensitivity import local_directions
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_K = 10
+METHOD_LABELS = {"sefa": "SeFa (closed form)", "labels": "labelled (classifier)", "local": "local (at this z)"}
+
+
+def run_classes(run: RunDir) -> tuple[str, ...]:
+    """The class sub-folders of a folder run's images (() for other datasets): they name the
+    evaluator that judges it. NoClassifierError when the folder is not on this machine."""
+    cfg = run.config() or {}
+    if cfg.get("dataset") != "folder":
+        return ()
+    folder = Path(cfg.get("image_folder") or "")
+    root = folder if folder.is_absolute() else PROJECT_ROOT / folder
+    if not root.is_dir():
+        raise NoClassifierError(f"labelled directions need this run's image folder ({folder}) to know its classes; "
+                                "it is not on this machine. SeFa and sensitivity still work")
+    return folder_classes(root, find_images(root))
+
+
+def find_directions(G: torch.nn.Module, run_path: str | Path, method: str, k: int = DEFAULT_K, z=None,
+                    samples: int = 5000, seed: int = 0, progress: Progress | None = None) -> Directions:
+    """Directions of one method for a run's G: "sefa" (the top k, milliseconds), "labels" ("toward <class>"
+    for each class its evaluator's classifier knows; a two-class folder gets one, toward its second class,
+    such as the faces' smiling), "local" (the top k at z). ValueError (NoClassifierError for labels on a
+    run without a classifier) says why in one line."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if method == "sefa":
+        return sefa(G, min(k, G.z_dim))
+    if method == "local":
+        if z is None:
+            raise ValueError("local directions need a z")
+        return local_directions(G, z, min(k, G.z_dim))
+    run = RunDir(Path(run_path))
+    dataset = (run.config() or {}).get("dataset", "")
+    label_fn, names = classifier_label_fn(dataset, run_classes(run))
+    only = [1] if len(names) == 2 else None
+    return labelled_directions(G, label_fn, names, samples=samples, seed=seed, progress=progress, only=only)
+
+
+def save_run_directions(run_path: str | Path, d: Directions) -> Path:
+    """Keep d with the run as directions_<method>.json (atomically written)."""
+    return save_directions(directions_path(run_path, d.method), d)
+
+
+def saved_directions(run_path: str | Path, z_dim: int) -> tuple[dict[str, Directions], dict[str, str]]:
+    """The directions a run keeps, by method, and for each file that cannot be used why (one line)."""
+    found, problems = {}, {}
+    for method in METHODS:
+        path = directions_path(run_path, method)
+        if path.is_file():
+            try:
+                found[method] = load_directions(path, z_dim)
+            except ValueError as e:
+                problems[method] = str(e)
+    return found, problems
+
+
+def classifier_note(run_path: str | Path) -> str | None:
+    """Why a run cannot get labelled directions, or None when it can."""
+    run = RunDir(Path(run_path))
+    try:
+        classifier_label_fn((run.config() or {}).get("dataset", ""), run_classes(run))
+    except NoClassifierError as e:
+        return str(e)
+    return None
+

@@ -1,0 +1,179 @@
+"""Directions page: what did the model learn? Directions in z that mean something (SeFa, labelled by the
+evaluator's classifier, local at this z), where in the image the chosen one acts, and what D believes."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+
+from dcgan.explore.critic import generated_realness, image_from_upload, realness, uint8_to_input
+from dcgan.explore.directions import NoClassifierError, move, strip
+from dcgan.explore.imaging import make_grid, upscale
+from dcgan.explore.latent import z_from_seed
+from dcgan.explore.semantics import (METHOD_LABELS, classifier_note, find_directions, save_run_directions,
+                                     saved_directions)
+from dcgan.explore.sensitivity import heatmap, heatmap_image
+from dcgan.explore.views import render_z
+from dcgan.runs.checkpoint import CheckpointError, load_run_discriminator
+from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image, step_text
+
+AMOUNT_LIMIT = 8.0  # |z| of a typical z is about sqrt(z_dim) = 10: 8 is a long way, still on the shell
+STRIP_COLUMNS = 9
+D_GRID = 16
+D_REFERENCE = 256  # G images whose mean score gives a single image's score its context
+
+st.title("Directions")
+st.caption("What did the model learn? Move the current z along directions that mean something, see where in "
+           "the image a direction acts, and ask the discriminator what it believes.")
+sel = st.session_state["selection"]
+G = load_generator(sel)
+if G is None:
+    st.stop()
+run = sel.run
+scale = max(2, 280 // G.image_size)
+
+# --- the z the directions start from ---------------------------------------------------------------
+latent_z = st.session_state.get("latent_z")
+if latent_z is not None and latent_z.shape[0] != G.z_dim:
+    latent_z = None
+c1, c2 = st.columns([2, 1])
+sources = ["the Latent page's z", "a seed"] if latent_z is not None else ["a seed"]
+source = c1.radio("Start from", sources, horizontal=True, key="dir_source")
+if source == "a seed":
+    seed = bounded_number(c2, "Seed", 0, SEED_MAX, 0, key="dir_seed", step=1)
+    z0 = z_from_seed(int(seed or 0), G.z_dim)[0].numpy()
+else:
+    z0 = latent_z
+
+# --- which directions ------------------------------------------------------------------------------
+method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, horizontal=True, key="dir_method",
+                  help="SeFa: the directions G's first layer stretches most (closed form, no labels). Labelled: "
+                       "the normal of a linear boundary between classes, as the evaluator's classifier labels "
+                       "G's images (InterFaceGAN). Local: the directions the image changes fastest along at this z.")
+saved, problems = saved_directions(run.path, G.z_dim)
+for m, why in problems.items():
+    st.warning(f"A saved {METHOD_LABELS[m]} file cannot be used: {why}")
+directions = None
+if method == "sefa":
+    directions = find_directions(G, run.path, "sefa")
+elif method == "local":
+    directions = find_directions(G, run.path, "local", z=z0)
+else:
+    directions = saved.get("labels")
+    note = classifier_note(run.path) if directions is None else None
+    if note:
+        st.info(note)
+    else:
+        f1, f2, _ = st.columns([1, 1, 2])
+        samples = bounded_number(f1, "Samples", 500, 50_000, 5000, key="dir_samples", step=500,
+                                 help="images of G the classifier labels; more give steadier boundaries")
+        again = directions is not None
+        if f2.button("Find them again" if again else "Find labelled directions", key="dir_find",
+                     help="label G's images with the evaluator's classifier, fit one boundary per class, "
+                          "and save the directions with the run"):
+            progress, bar = progress_callback("Labelling G's images…")
+            try:
+                found = find_directions(G, run.path, "labels", samples=int(samples or 5000), progress=progress)
+            except (NoClassifierError, ValueError) as e:
+                st.error(f"No labelled directions: {e}")
+            else:
+                found.metadata["model_step"] = sel.step_number
+                save_run_directions(run.path, found)
+                directions = found
+            bar.empty()
+    if directions is not None:
+        meta = directions.metadata
+        fitted_on = meta.get("model_step")
+        st.caption(f"From {meta.get('samples', '?'):,} images of G labelled by `{meta.get('classifier', '?')}`, "
+                   f"{'the final model' if fitted_on is None else f'step {fitted_on}'}; score: held-out balanced "
+                   "accuracy of each boundary (0.5 is chance).")
+        if fitted_on != sel.step_number:
+            st.warning("These directions were found on another step of this run than the one shown.")
+        for name, why in (meta.get("skipped") or {}).items():
+            st.caption(f"left out: {name}: {why}")
+
+if directions is not None:
+    names = [f"{n} · {s:.3g}" for n, s in zip(directions.names, directions.scores)]
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        pick = st.selectbox(f"Direction ({directions.score_name})", range(len(names)), format_func=names.__getitem__,
+                            key=f"dir_pick_{method}")
+        amount = st.slider("Amount along it", -AMOUNT_LIMIT, AMOUNT_LIMIT, 0.0, step=0.1, key="dir_amount",
+                           help="z + amount x the unit direction; a typical z has length "
+                                f"{np.sqrt(G.z_dim):.0f}")
+        vector = directions.vector(pick)
+        z = move(z0, vector, amount).numpy()
+        image = render_z(G, z, scale=scale)
+        show_image(image, caption=f"G(z + {amount:g} · {directions.names[pick]}) · {run.name} · "
+                                  f"{step_text(run, sel.step)}")
+        b1, b2 = st.columns(2)
+        if b1.button("Edit this z on the Latent page", key="dir_to_latent"):
+            st.session_state["latent_z"] = z.astype(np.float32)
+            for i in range(G.z_dim):
+                st.session_state.pop(f"z_{i}", None)  # the Latent page restores its sliders from latent_z
+            st.switch_page("explorer/latent.py")
+        if method != "labels" and b2.button("Save these directions with the run", key="dir_save",
+                                            help=f"{run.name}/directions_{method}.json, for the Interpolate page "
+                                                 "and `python -m dcgan interpolate --direction`"):
+            directions.metadata["model_step"] = sel.step_number
+            path = save_run_directions(run.path, directions)
+            st.success(f"Saved {path.name}")
+    with right:
+        heat = heatmap(G, z, vector)
+        show_image(upscale(heatmap_image(heat, render_z(G, z, scale=1)), scale),
+                   caption="where it acts at this z: |change of each pixel| along the direction, brightest = most")
+    reach = st.slider("Strip from −a to +a", 0.5, AMOUNT_LIMIT, 4.0, step=0.5, key="dir_reach")
+    frames = strip(G, z0, vector, -reach, reach, STRIP_COLUMNS)
+    show_image(upscale(make_grid(frames, nrow=STRIP_COLUMNS), max(2, scale // 2)),
+               caption=f"{directions.names[pick]} from −{reach:g} to +{reach:g}, the start z in the middle")
+
+# --- the discriminator's view ------------------------------------------------------------------------
+st.divider()
+st.subheader("What D believes")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the discriminator…")
+def _cached_discriminator(run_path: str, mtime_ns: int):
+    from dcgan.runs.rundir import RunDir
+    return load_run_discriminator(RunDir(run_path))
+
+
+source_file = run.checkpoint_path if run.checkpoint_path.is_file() else run.discriminator_path
+try:
+    D, d_step = _cached_discriminator(str(run.path), source_file.stat().st_mtime_ns if source_file.is_file() else 0)
+except CheckpointError as e:
+    st.info(f"No discriminator to ask: {e}")
+    st.stop()
+loss = (run.config() or {}).get("gan_loss", "bce")
+reference_images, reference = generated_realness(D, G, torch.randn(D_REFERENCE, G.z_dim,
+                                                                   generator=torch.Generator().manual_seed(0)))
+typical = float(np.median(reference.probabilities))
+st.caption(f"D of step {d_step} (the newest D this run keeps), trained with the {loss} loss. It gives each image "
+           f"a logit; sigmoid(logit) is its probability of \"real\". For G's own images its median is "
+           f"**{typical:.2f}**" + ("" if loss == "bce" else " — under this loss D only compares images, so read "
+                                   "scores against that median rather than against 0.5") + ".")
+if directions is not None:
+    score = realness(D, uint8_to_input(render_z(G, z, scale=1)[None]))
+    st.metric("The image above", f"{score.probabilities[0]:.2f}", f"{score.probabilities[0] - typical:+.2f} vs G's median",
+              help=f"logit {score.logits[0]:.2f}")
+u1, u2 = st.columns([1, 2])
+upload = u1.file_uploader("Ask D about your own picture", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
+                          key="dir_d_upload", help=f"cropped to a square and resized to {G.image_size} px, "
+                                                   f"{'grey' if G.channels == 1 else 'RGB'}, as D's training images")
+if upload is not None:
+    try:
+        mine = image_from_upload(upload.getvalue(), G.image_size, G.channels)
+    except ValueError as e:
+        u2.error(f"{upload.name}: {e}")
+    else:
+        r = realness(D, uint8_to_input(mine))
+        with u2:
+            show_image(upscale(mine[0], scale // 2), caption=f"{upload.name}: D says {r.probabilities[0]:.2f} "
+                                                             f"(logit {r.logits[0]:.2f})")
+st.markdown(f"**{D_GRID} images of G and D's score for each**")
+cols = st.columns(8)
+order = np.argsort(-reference.probabilities[:D_GRID])
+for j, i in enumerate(order):
+    with cols[j % 8]:
+        show_image(upscale(reference_images[i], max(1, scale // 3)), caption=f"{reference.probabilities[i]:.2f}")
+st.caption("Sorted from what D finds most real to least. Seed 0's first 16 images, the same each visit.")

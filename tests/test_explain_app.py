@@ -1,0 +1,203 @@
+"""Issue 16 in the app and the core behind it: the Directions page (SeFa, labelled, local), saved directions
+reused by the Interpolate page, the Latent page's sensitivity order, and what D believes."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from dcgan.config import TrainConfig
+from dcgan.data import load_dataset
+from dcgan.explore.critic import generated_realness, image_from_upload, realness, uint8_to_input
+from dcgan.explore.directions import NoClassifierError, directions_path, load_directions
+from dcgan.explore.semantics import classifier_note, find_directions, save_run_directions, saved_directions
+from dcgan.explore.sensitivity import sensitivity
+from dcgan.runs.checkpoint import CheckpointError, export_discriminator, load_run_discriminator, load_run_generator
+from dcgan.runs.rundir import RunDir
+from dcgan.training.loop import train
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "streamlit_app.py")
+MNIST_DATA = ROOT.parent / "shared" / "datasets"
+TIMEOUT_S = 120
+TINY = dict(dataset="synthetic", batch_size=16, z_dim=16, g_width=16, d_width=16, grid_size=16, log_every=100)
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("explain") / "checkpoints"
+    train(TrainConfig(run_name="tiny", steps=6, snapshot_every=3, checkpoint_every=3, **TINY), root,
+          progress=False, log=lambda _: None)
+    return root
+
+
+@pytest.fixture
+def checkpoints(tiny_root, tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "checkpoints"
+    shutil.copytree(tiny_root, root)
+    monkeypatch.setenv("DCGAN_CHECKPOINTS", str(root))
+    st.cache_resource.clear()
+    yield root
+    st.cache_resource.clear()
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.run()
+    at.switch_page(f"explorer/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def image_srcs(at: AppTest) -> list[str]:
+    return [url for im in at.get("image") for url in im.value]
+
+
+# --- the discriminator's view ----------------------------------------------------------------------
+
+def test_a_run_s_discriminator_comes_from_its_checkpoint_or_its_exported_file(tiny_root, tmp_path):
+    run = RunDir(tiny_root / "tiny")
+    D, step = load_run_discriminator(run)
+    assert step == 6 and not D.training
+    images = torch.rand(4, 1, 28, 28) * 2 - 1
+    from_checkpoint = realness(D, images)
+    assert from_checkpoint.logits.shape == (4,) and ((0 <= from_checkpoint.probabilities)
+                                                      & (from_checkpoint.probabilities <= 1)).all()
+    # a shipped run: no checkpoint.pt, D in fp16 beside G
+    shipped = tmp_path / "shipped"
+    shutil.copytree(run.path, shipped)
+    export_discriminator(RunDir(shipped))
+    (shipped / "checkpoint.pt").unlink()
+    D16, step16 = load_run_discriminator(RunDir(shipped))
+    assert step16 == 6
+    assert np.allclose(realness(D16, images).logits, from_checkpoint.logits, atol=0.05)
+    (shipped / "discriminator.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="keeps no discriminator"):
+        load_run_discriminator(RunDir(shipped))
+    (shipped / "discriminator.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(CheckpointError, match="not a readable discriminator file"):
+        load_run_discriminator(RunDir(shipped))
+
+
+def test_an_uploaded_picture_becomes_what_d_sees(tmp_path):
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200), (200, 50, 50)).save(buf, "JPEG")
+    grey = image_from_upload(buf.getvalue(), 28, 1)
+    assert grey.shape == (1, 28, 28, 1) and grey.dtype == np.uint8
+    assert image_from_upload(buf.getvalue(), 64, 3).shape == (1, 64, 64, 3)
+    x = uint8_to_input(grey)
+    assert x.shape == (1, 1, 28, 28) and -1 <= x.min() <= x.max() <= 1
+    with pytest.raises(ValueError, match="not an image"):
+        image_from_upload(b"GIF89a but not really", 28, 1)
+
+
+@pytest.mark.skipif(not (ROOT / "checkpoints" / "mnist" / "discriminator.safetensors").is_file(),
+                    reason="the shipped MNIST model and its D are not in checkpoints/")
+@pytest.mark.skipif(not (MNIST_DATA / "MNIST").is_dir(), reason="needs ../shared/datasets/MNIST (not in the repository)")
+def test_the_shipped_mnist_d_finds_real_digits_more_real_than_noise():
+    run = RunDir(ROOT / "checkpoints" / "mnist")
+    D, _ = load_run_discriminator(run)
+    real = load_dataset("mnist", 28, 1, str(MNIST_DATA), split="test").images[:500].float() / 127.5 - 1
+    noise = torch.rand(500, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    real_p, noise_p = realness(D, real).probabilities, realness(D, noise).probabilities
+    assert real_p.mean() > noise_p.mean() + 0.1, (real_p.mean(), noise_p.mean())
+    _, fake = generated_realness(D, load_run_generator(run), torch.randn(500, 100))
+    # a trained D sits near its equilibrium: G's digits score close to real ones, far above noise
+    assert fake.probabilities.mean() > noise_p.mean()
+
+
+# --- a run's directions ------------------------------------------------------------------------------
+
+def test_run_directions_are_found_saved_and_read_back(tiny_root, tmp_path):
+    run_path = tmp_path / "tiny"
+    shutil.copytree(tiny_root / "tiny", run_path)
+    G = load_run_generator(RunDir(run_path))
+    d = find_directions(G, run_path, "sefa", k=5)
+    assert d.names[0] == "SeFa 1" and len(d) == 5
+    save_run_directions(run_path, d)
+    local = find_directions(G, run_path, "local", k=3, z=np.zeros(16))
+    save_run_directions(run_path, local)
+    found, problems = saved_directions(run_path, 16)
+    assert set(found) == {"sefa", "local"} and not problems
+    assert np.allclose(found["sefa"].vectors, d.vectors, atol=1e-6)
+    # a file made for another z_dim is one line, not a crash
+    directions_path(run_path, "labels").write_text(json.dumps({**json.loads(directions_path(run_path, "sefa")
+                                                                             .read_text()), "method": "labels"}))
+    found, problems = saved_directions(run_path, 32)
+    assert not found and "made for z_dim 16; this generator takes 32" in problems["sefa"]
+    with pytest.raises(ValueError, match="local directions need a z"):
+        find_directions(G, run_path, "local")
+    with pytest.raises(NoClassifierError, match="need a classifier for this dataset"):
+        find_directions(G, run_path, "labels")
+    assert "need a classifier" in classifier_note(run_path)
+
+
+# --- the pages ----------------------------------------------------------------------------------------
+
+def test_directions_page_moves_z_along_a_direction_and_saves_it(checkpoints):
+    at = open_page("directions")
+    assert at.radio(key="dir_method").value == "sefa"
+    before = image_srcs(at)[0]
+    at.slider(key="dir_amount").set_value(4.0).run()
+    assert not at.exception and image_srcs(at)[0] != before
+    assert any("G(z + 4 · SeFa 1)" in c for im in at.get("image") for c in im.captions)
+    at.button(key="dir_save").click().run()
+    assert (checkpoints / "tiny" / "directions_sefa.json").is_file()
+    assert load_directions(checkpoints / "tiny" / "directions_sefa.json", 16).metadata["model_step"] is None
+    # D of the run's checkpoint gives the image a score beside G's median
+    assert at.metric[0].label == "The image above" and 0 <= float(at.metric[0].value) <= 1
+    at.radio(key="dir_method").set_value("local").run()
+    assert not at.exception and at.selectbox(key="dir_pick_local").options[0].startswith("local 1")
+    # a synthetic run has no classifier: SeFa and local work, labelled says why
+    at.radio(key="dir_method").set_value("labels").run()
+    assert not at.exception and any("need a classifier" in i.value for i in at.info)
+
+
+def test_a_run_without_d_says_so(checkpoints):
+    (checkpoints / "tiny" / "checkpoint.pt").unlink()
+    at = open_page("directions")
+    assert any("No discriminator to ask" in i.value and "keeps no discriminator" in i.value for i in at.info)
+
+
+def test_interpolate_along_a_saved_direction(checkpoints):
+    at = open_page("interpolate")
+    at.radio(key="interp_mode").set_value("along a saved direction").run()
+    assert any("keeps no directions yet" in i.value for i in at.info)
+    G = load_run_generator(RunDir(checkpoints / "tiny"))
+    save_run_directions(checkpoints / "tiny", find_directions(G, checkpoints / "tiny", "sefa", k=4))
+    at.run()
+    assert at.selectbox(key="interp_direction").options[:2] == ["SeFa 1", "SeFa 2"]
+    at.number_input(key="interp_frames").set_value(6)
+    at.button(key="FormSubmitter:interp_form-Interpolate").click().run()
+    assert not at.exception, at.exception
+    captions = [c for im in at.get("image") for c in im.captions]
+    assert any(c.startswith("6 GIF frames") and "along SeFa 1" in c for c in captions), captions
+
+
+def test_latent_sliders_ordered_by_sensitivity(checkpoints):
+    at = open_page("latent")
+    at.radio(key="latent_order_by").set_value("sensitivity").run()
+    assert not at.exception
+    G = load_run_generator(RunDir(checkpoints / "tiny"))
+    values = sensitivity(G, at.session_state["latent_z"])
+    labels = [s.label for s in at.slider]
+    # the sliders fill 4 columns row by row; the element tree lists them column by column
+    reading = [labels[[j for c in range(4) for j in range(c, 16, 4)].index(k)] for k in range(16)]
+    order = [int(label[2:-1]) for label in reading]
+    assert sorted(order) == list(range(16))
+    # finite differences: components of nearly equal sensitivity may come in either order
+    assert (np.diff(values[order]) <= 1e-3 * values.max()).all(), values[order]
+    # dragging a slider keeps the order it was given (it would otherwise jump away under the mouse)
+    at.slider(key=f"z_{order[-1]}").set_value(3.0).run()
+    assert [s.label for s in at.slider] == labels
+    at.toggle(key="latent_show_sensitivity").set_value(True).run()
+    assert not at.exception
+    assert any("components do nothing here" in c for im in at.get("image") for c in im.captions)
