@@ -12,6 +12,7 @@ from dcgan.evaluation.classifier import CLASS_NAMES
 from dcgan.evaluation.evaluate import collapse_warnings
 from dcgan.evaluation.report import load_report
 from dcgan.evaluation.nearest import nearest_training_images
+from dcgan.explore.semantics import classifier_note
 from explorer.charts import (auto_window, class_histogram_figure, coverage_figure, fid_figure, loss_figure,
                              precision_recall_figure, report_rows)
 from explorer.common import run_config, show_image
@@ -28,15 +29,17 @@ report = load_report(run.path)
 names = CLASS_NAMES.get(cfg.get("dataset"))
 
 st.subheader("Over training")
-if not records and cfg.get("dataset") in EVALUATED_DATASETS + ("folder",):
+# a folder run can be followed when an evaluator knows its labels (the faces' smiling / not smiling)
+evaluable = cfg.get("dataset") in EVALUATED_DATASETS or (cfg.get("dataset") == "folder"
+                                                          and classifier_note(run.path) is None)
+if not records and evaluable:
     st.info("This run was trained without evaluation. Train with **Evaluate every** set (`--eval-every 250`) "
-            "to follow FID, coverage, precision and recall here while it learns"
-            + (" (a folder needs an evaluator trained on its labels: `python -m dcgan train-evaluator --dataset "
-               "folder`)." if cfg.get("dataset") == "folder" else "."))
+            "to follow FID, coverage, precision and recall here while it learns.")
 elif not records:
-    st.info(f"No evaluation during training for this dataset ({cfg.get('dataset', 'unknown')}): the evaluator "
-            f"has classifiers for {', '.join(EVALUATED_DATASETS)} and labelled folders only. The nearest-training-image check "
-            "below works for every run.")
+    st.info(f"No evaluation during training for this run: the evaluator has classifiers for "
+            f"{', '.join(EVALUATED_DATASETS)}, and for a labelled folder once one is trained on its labels "
+            "(`python -m dcgan train-evaluator --dataset folder`). The nearest-training-image check below works "
+            "for every run.")
 else:
     for r in collapse_warnings(records)[-3:]:
         st.warning(f"Step {r['step']}: {r['collapse_warning']}", icon=":material/warning:")
