@@ -1,4 +1,4 @@
-"""Command line: python -m dcgan {train,resume,stop,runs,delete,sample,interpolate,sweep,stats,evaluate,...}."""
+"""Command line: python -m dcgan {train,resume,stop,runs,sample,interpolate,sweep,directions,sensitivity,evaluate,...}."""
 from __future__ import annotations
 
 import argparse
@@ -135,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-loop", action="store_true", help="play once instead of looping")
     p.add_argument("--pingpong", action="store_true", help="play forward then backward")
     p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--direction", default=None, metavar="NAME",
+                   help="instead of seed-a -> seed-b: along a direction the run keeps (`directions`), from "
+                        "seed-a's z - reach x d to z + reach x d, e.g. 'toward 7' or 'SeFa 1'")
+    p.add_argument("--reach", type=float, default=4.0, help="--direction: how far each way, in units of z")
     p.add_argument("--out", default="interpolation.gif")
 
     p = sub.add_parser("sweep", help="grid: rows = z components, columns = values (others fixed)")
@@ -146,6 +150,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", type=int, default=12)
     p.add_argument("--scale", type=int, default=2)
     p.add_argument("--out", default="sweep.png")
+
+    p = sub.add_parser("directions", help="directions in z that mean something (SeFa, labelled by the evaluator's "
+                                          "classifier, local at one z), saved with the run")
+    _generator_arg(p)
+    p.add_argument("--method", choices=["sefa", "labels", "local"], default="sefa",
+                   help="sefa: closed form from the first layer; labels: 'toward <class>' boundaries "
+                        "(MNIST, Fashion-MNIST, labelled folders); local: fastest-changing at --z-seed's z [sefa]")
+    p.add_argument("--k", type=int, default=10, help="how many directions (sefa, local; at most z_dim)")
+    p.add_argument("--samples", type=int, default=5000, help="labels: generated images the boundaries are fitted on")
+    p.add_argument("--seed", type=int, default=0, help="labels: seed of the sampled z")
+    p.add_argument("--z-seed", type=int, default=0, help="the z of local directions and of --strip")
+    p.add_argument("--out", default=None, help="directions JSON file (default: <run>/directions_<method>.json)")
+    p.add_argument("--strip", default=None, metavar="PNG", help="also write a strip of one direction as a PNG")
+    p.add_argument("--direction", default=None, help="--strip's direction: its name or index [0]")
+    p.add_argument("--reach", type=float, default=4.0, help="--strip goes from -reach to +reach along it")
+    p.add_argument("--columns", type=int, default=9, help="--strip's images")
+
+    p = sub.add_parser("sensitivity", help="which z components change G(z) most at one z; "
+                                           "a heat map of where one acts")
+    _generator_arg(p)
+    p.add_argument("--seed", type=int, default=0, help="the z: z_from_seed(seed)")
+    p.add_argument("--top", type=int, default=10, help="how many components to list")
+    p.add_argument("--heatmap", type=int, default=None, metavar="COMPONENT",
+                   help="also write where this component acts, over G(z), as a PNG")
+    p.add_argument("--out", default="heatmap.png", help="--heatmap's PNG")
 
     p = sub.add_parser("stats", help="PNG chart of a run's losses, D accuracies and learning rates (seed 000's figure)")
     p.add_argument("run", help="a run directory, e.g. checkpoints/faces")
@@ -268,12 +297,22 @@ def cmd_interpolate(args) -> int:
     from .explore.latent import z_from_seed
     _positive("frames", args.frames, 2, 1000)
     G = resolve_generator(args.model, args.step)
-    result = interpolation(G, z_from_seed(args.seed_a, G.z_dim)[0], z_from_seed(args.seed_b, G.z_dim)[0],
-                           frames=args.frames, method=args.method,
+    z0, z1 = z_from_seed(args.seed_a, G.z_dim)[0], z_from_seed(args.seed_b, G.z_dim)[0]
+    path = f"{args.method}, seed {args.seed_a} -> {args.seed_b}"
+    if args.direction is not None:
+        import math
+        from .explore.directions import move
+        from .explore.semantics import saved_direction
+        if not (math.isfinite(args.reach) and 0 < args.reach <= 100):
+            raise ConfigError(f"--reach must be a number above 0 and at most 100, not {args.reach}")
+        d = saved_direction(_run_of(args.model), G.z_dim, args.direction)
+        z0, z1 = move(z0, d, -args.reach), move(z0, d, args.reach)
+        args.method, path = "lerp", f"along {args.direction!r} through seed {args.seed_a}'s z, ±{args.reach:g}"
+    result = interpolation(G, z0, z1, frames=args.frames, method=args.method,
                            frame_ms=_positive("frame-ms", args.frame_ms, 20, 10_000), loop=not args.no_loop,
                            pingpong=args.pingpong, scale=_positive("scale", args.scale, 1, 16))
     Path(args.out).write_bytes(result.gif)
-    print(f"wrote {args.out} ({args.frames} frames, {args.method}, seed {args.seed_a} -> {args.seed_b})")
+    print(f"wrote {args.out} ({args.frames} frames, {path})")
     return 0
 
 
@@ -292,6 +331,103 @@ def cmd_sweep(args) -> int:
     grid = upscale(make_grid(generate(G, z), nrow=len(values)), _positive("scale", args.scale, 1, 16))
     Path(args.out).write_bytes(png_bytes(grid))
     print(f"wrote {args.out} ({len(components)} components x {len(values)} values)")
+    return 0
+
+
+def _direction_key(text: str | None):
+    """--direction as an index (digits) or a name; None: the first."""
+    if text is None:
+        return 0
+    return int(text) if text.strip().isdigit() else text
+
+
+def _run_of(model: str) -> Path:
+    """The run a model belongs to (its dataset names the classifier): the directory itself, or the
+    run holding a generator file (<run>/generator.safetensors, <run>/snapshots/*.safetensors)."""
+    p = Path(model)
+    if p.is_dir():
+        return p
+    return next((q for q in (p.parent, p.parent.parent) if (q / "config.json").is_file()), p.parent)
+
+
+def cmd_directions(args) -> int:
+    import math
+    from .runs.checkpoint import resolve_generator
+    from .explore.directions import save_directions, strip
+    from .explore.imaging import make_grid, png_bytes, upscale
+    from .explore.latent import z_from_seed
+    from .explore.semantics import find_directions, save_run_directions
+    _positive("k", args.k, 1, 10_000)
+    _positive("samples", args.samples, 20, 200_000)
+    if args.strip is not None:
+        _positive("columns", args.columns, 2, 64)
+        if not (math.isfinite(args.reach) and args.reach > 0):
+            raise ConfigError(f"--reach must be a positive number, not {args.reach}")
+    elif args.direction is not None:
+        raise ConfigError("--direction chooses --strip's direction; add --strip PNG")
+    if args.out is None and Path(args.model).is_file():
+        raise ConfigError(f"{args.model} is not a run directory: add --out PATH for the directions file")
+    G = resolve_generator(args.model, args.step)
+    z = z_from_seed(args.z_seed, G.z_dim)[0]
+
+    said = set()
+
+    def progress(done: int, total: int) -> None:  # two lines: halfway, and done
+        mark = "done" if done >= total else "half" if done * 2 >= total else None
+        if mark and mark not in said:
+            said.add(mark)
+            print(f"labelled {done}/{total} generated images with the evaluator's classifier", file=sys.stderr)
+
+    d = find_directions(G, _run_of(args.model), args.method, k=args.k, z=z, samples=args.samples, seed=args.seed,
+                        progress=progress)
+    d.metadata["model_step"] = args.step
+    path = save_directions(args.out, d) if args.out is not None else save_run_directions(args.model, d)
+    width = max(len(n) for n in d.names)
+    print(f"{'#':>3}  {'name':{width}s}  {d.score_name}")
+    for i, (name, score) in enumerate(zip(d.names, d.scores)):
+        print(f"{i:>3}  {name:{width}s}  {score:.4g}")
+    for name, why in d.metadata.get("skipped", {}).items():
+        print(f"skipped {name}: {why}")
+    print(f"wrote {path} ({len(d)} {args.method} directions)")
+    if args.strip is not None:
+        key = _direction_key(args.direction)
+        if isinstance(key, int) and not 0 <= key < len(d):
+            raise ConfigError(f"--direction {key} is outside 0..{len(d) - 1}")
+        try:
+            vector = d.vector(key)
+        except KeyError as e:
+            raise ConfigError(str(e.args[0])) from None
+        images = strip(G, z, vector, -args.reach, args.reach, args.columns)
+        Path(args.strip).write_bytes(png_bytes(upscale(make_grid(images, nrow=args.columns), 4)))
+        name = d.names[key] if isinstance(key, int) else key
+        print(f"wrote {args.strip} ({name!r}, {args.columns} images from -{args.reach:g} to +{args.reach:g}, "
+              f"z seed {args.z_seed})")
+    return 0
+
+
+def cmd_sensitivity(args) -> int:
+    import numpy as np
+    from .runs.checkpoint import resolve_generator
+    from .explore.imaging import png_bytes, upscale
+    from .explore.latent import generate, z_from_seed
+    from .explore.sensitivity import heatmap, heatmap_image, sensitivity
+    _positive("top", args.top, 1, 100_000)
+    G = resolve_generator(args.model, args.step)
+    if args.heatmap is not None and not 0 <= args.heatmap < G.z_dim:
+        raise ConfigError(f"--heatmap {args.heatmap} is outside 0..{G.z_dim - 1}")
+    z = z_from_seed(args.seed, G.z_dim)
+    s = sensitivity(G, z[0])
+    order = np.argsort(-s, kind="stable")[:args.top]
+    print(f"|dG(z)/dz_i| at seed {args.seed}, the top {len(order)}:")
+    print(f"{'component':>9}  sensitivity")
+    for i in order:
+        print(f"{int(i):>9}  {s[i]:.4g}")
+    print(f"{len(s)} components, {int((s == 0).sum())} exactly 0 (ignored by G)")
+    if args.heatmap is not None:
+        heat = heatmap(G, z[0], args.heatmap)
+        image = heatmap_image(heat, image=generate(G, z)[0])
+        Path(args.out).write_bytes(png_bytes(upscale(image, 8)))
+        print(f"wrote {args.out} (where component {args.heatmap} acts at seed {args.seed})")
     return 0
 
 
@@ -360,7 +496,8 @@ def cmd_train_evaluator(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "resume": cmd_resume, "stop": cmd_stop, "runs": cmd_runs, "delete": cmd_delete,
-            "sample": cmd_sample, "interpolate": cmd_interpolate, "sweep": cmd_sweep, "stats": cmd_stats, "card": cmd_card, "evaluate": cmd_evaluate,
+            "sample": cmd_sample, "interpolate": cmd_interpolate, "sweep": cmd_sweep, "directions": cmd_directions,
+            "sensitivity": cmd_sensitivity, "stats": cmd_stats, "card": cmd_card, "evaluate": cmd_evaluate,
             "import": cmd_import, "train-evaluator": cmd_train_evaluator}
 
 

@@ -7,6 +7,7 @@ refresh may lose, such as the z being edited.
 from __future__ import annotations
 
 import base64
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import pandas  # noqa: F401
 import plotly.graph_objects  # noqa: F401
 import streamlit as st
 import torch
+from PIL import Image
 
 from dcgan.runs.checkpoint import CheckpointError, load_run_generator
 from dcgan.config import bounds_text, in_bounds
@@ -188,8 +190,12 @@ def image_url(data: bytes) -> str:
 
 
 def show_image(image, caption: str | None = None, width: int | str = "content") -> None:
-    """An (H, W, C) uint8 array or PNG/GIF bytes, losslessly (no JPEG), at its own pixel size by default."""
+    """An (H, W, C) uint8 array or PNG/GIF bytes, losslessly (no JPEG), at its own pixel size by default
+    (never wider than its column)."""
     data = image if isinstance(image, bytes) else png_bytes(image)
+    if width == "content":  # a data: URL gives Streamlit no size: without one it would fill the column
+        with Image.open(io.BytesIO(data)) as im:
+            width = im.width
     st.image(image_url(data), caption=caption, width=width)
 
 

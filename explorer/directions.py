@@ -124,7 +124,7 @@ if directions is not None:
                    caption="where it acts at this z: |change of each pixel| along the direction, brightest = most")
     reach = st.slider("Strip from −a to +a", 0.5, AMOUNT_LIMIT, 4.0, step=0.5, key="dir_reach")
     frames = strip(G, z0, vector, -reach, reach, STRIP_COLUMNS)
-    show_image(upscale(make_grid(frames, nrow=STRIP_COLUMNS), max(2, scale // 2)),
+    show_image(upscale(make_grid(frames, nrow=STRIP_COLUMNS), max(1, 100 // G.image_size)),
                caption=f"{directions.names[pick]} from −{reach:g} to +{reach:g}, the start z in the middle")
 
 # --- the discriminator's view ------------------------------------------------------------------------

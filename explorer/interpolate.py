@@ -39,7 +39,7 @@ def endpoint(column, name: str, default_seed: int) -> np.ndarray | None:
         return latent_z
 
 
-mode = st.radio("Frames", ["between two z", "along a saved direction"], horizontal=True, key="interp_mode",
+mode = st.radio("Animate", ["between two z", "along a saved direction"], horizontal=True, key="interp_mode",
                 help="along a direction: from z − a·d to z + a·d, a straight line through z, with a direction the "
                      "Directions page (or `python -m dcgan directions`) saved with this run")
 along = None

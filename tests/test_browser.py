@@ -314,6 +314,15 @@ def test_directions_on_the_shipped_faces(browser):
             page.locator(".js-plotly-plot").first.wait_for()
             no_exceptions(page)
             shot(page, "latent_sensitivity_faces")
+            # the digits: "toward 0" from seed 0's z, and what D believes
+            page.goto(f"{url}/directions?run=mnist")
+            page.get_by_role("heading", name="Directions").wait_for()
+            page.get_by_text("labelled (classifier)", exact=True).click()
+            page.get_by_text("toward 0 from −4 to +4").wait_for()
+            move_slider_until_image_changes(page, 0, "ArrowRight", presses=40)
+            page.get_by_text("The image above").wait_for()
+            no_exceptions(page)
+            shot(page, "directions_mnist")
         except Exception:
             with contextlib.suppress(Exception):
                 page.screenshot(path=str(SHOTS / "FAILED_test_directions_on_the_shipped_faces.png"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..data import find_images, folder_classes
@@ -68,6 +69,20 @@ def saved_directions(run_path: str | Path, z_dim: int) -> tuple[dict[str, Direct
             except ValueError as e:
                 problems[method] = str(e)
     return found, problems
+
+
+def saved_direction(run_path: str | Path, z_dim: int, name: str) -> np.ndarray:
+    """The unit vector of the direction called name ("toward 7", "SeFa 1") among those a run keeps;
+    ValueError naming the ones there are."""
+    found, problems = saved_directions(run_path, z_dim)
+    for d in found.values():
+        if name in d.names:
+            return d.vector(name)
+    there = [n for d in found.values() for n in d.names]
+    raise ValueError(f"no saved direction named {name!r} in {Path(run_path).name}: "
+                     + (f"there are {', '.join(there)}" if there else "it keeps none; save some with "
+                        "`python -m dcgan directions` or on the Directions page")
+                     + "".join(f"; {why}" for why in problems.values()))
 
 
 def classifier_note(run_path: str | Path) -> str | None:
