@@ -65,6 +65,24 @@ def app(browser_checkpoints, browser):
             context.close()
 
 
+@contextlib.contextmanager
+def shipped_app(browser, test_name: str):
+    """A page on a server of the repository's own checkpoints/ (the shipped models); yields (page, base
+    url). A failure leaves a screenshot named after the test, as the `app` fixture's tests do."""
+    with streamlit_server(ROOT / "checkpoints", f"streamlit_{test_name}") as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1500}, accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        try:
+            yield page, url
+        except Exception:
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(SHOTS / f"FAILED_{test_name}.png"))
+            raise
+        finally:
+            context.close()
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
@@ -105,6 +123,14 @@ def wait_src_change(page, before: str, timeout_ms: int = UI_TIMEOUT_MS) -> str:
         " return i && i.getAttribute('src') !== before && i.complete && i.naturalWidth > 0; }",
         arg=before, timeout=timeout_ms)
     return first_image_src(page)
+
+
+def wait_for_run_end(page) -> None:
+    """Until the script run ends, elements of the last run stand where this run's own will be (marked
+    stale); a key press on one of those, a slider of another view, is lost when the run removes it."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-stale=\"true\"]') && !document.querySelector("
+        "'[data-testid=stStatusWidgetRunningIcon], [data-testid=stStatusWidgetRunningManIcon]')")
 
 
 def move_slider_until_image_changes(page, index: int, key: str, presses: int = 10) -> str:
@@ -233,56 +259,46 @@ def test_shipped_model_read_only(browser, tmp_path):
     shipped = ROOT / "checkpoints"
     if not (shipped / "mnist" / "generator.safetensors").is_file():
         pytest.skip("no shipped model in checkpoints/mnist yet")
-    with streamlit_server(shipped) as url:
-        context = browser.new_context(viewport={"width": 1400, "height": 1500})
-        page = context.new_page()
-        page.set_default_timeout(UI_TIMEOUT_MS)
-        try:
-            page.goto(url)
-            page.get_by_role("heading", name="Latent space").wait_for()
-            page.get_by_test_id("stSlider").first.wait_for()
-            # 100 components: five expanders of 20 sliders, the first one open
-            assert page.get_by_test_id("stExpander").count() >= 5
-            move_slider_until_image_changes(page, 5, "ArrowLeft", presses=20)
-            no_exceptions(page)
-            shot(page, "shipped_latent")
-            page.get_by_role("button", name="Sweep").click()
-            sweep = page.get_by_role("button", name="Sweep PNG")
-            sweep.wait_for()
-            sweep.scroll_into_view_if_needed()
-            no_exceptions(page)
-            shot(page, "shipped_sweep")
-            go_to(page, url, "Progress", "Training progress")
-            page.get_by_test_id("stImage").first.wait_for()
-            page.locator(".js-plotly-plot").first.wait_for()
-            no_exceptions(page)
-            shot(page, "shipped_progress")
-            # the presentation case: the default 64-frame slerp GIF between two seeds
-            go_to(page, url, "Interpolate", "Interpolate")
-            assert page.get_by_label("Frames", exact=True).input_value() == "64"
-            with Image.open(interpolate_and_download(page, tmp_path / "shipped.gif")) as im:
-                assert im.format == "GIF" and im.n_frames == 64 and im.info.get("loop") == 0
-                assert im.size == (28 * 6, 28 * 6)
-            no_exceptions(page)
-            shot(page, "shipped_interpolate")
-            # a shipped run on the Train page: explorable, not resumable, and the page says why
-            go_to(page, url, "Train", "Train")
-            page.get_by_text("Resume is off").wait_for()
-            assert page.get_by_role("button", name="Resume", exact=True).is_disabled()
-            assert page.get_by_role("button", name="Delete", exact=True).is_disabled()
-            no_exceptions(page)
-            shot(page, "shipped_train")
-            go_to(page, url, "Quality", "Quality")
-            page.get_by_text("Full evaluation").wait_for()
-            page.get_by_test_id("stDataFrame").first.wait_for()
-            no_exceptions(page)
-            shot(page, "shipped_quality")
-        except Exception:
-            with contextlib.suppress(Exception):
-                page.screenshot(path=str(SHOTS / "FAILED_test_shipped_model_read_only.png"))
-            raise
-        finally:
-            context.close()
+    with shipped_app(browser, "test_shipped_model_read_only") as (page, url):
+        page.goto(url)
+        page.get_by_role("heading", name="Latent space").wait_for()
+        page.get_by_test_id("stSlider").first.wait_for()
+        # 100 components: five expanders of 20 sliders, the first one open
+        assert page.get_by_test_id("stExpander").count() >= 5
+        move_slider_until_image_changes(page, 5, "ArrowLeft", presses=20)
+        no_exceptions(page)
+        shot(page, "shipped_latent")
+        page.get_by_role("button", name="Sweep").click()
+        sweep = page.get_by_role("button", name="Sweep PNG")
+        sweep.wait_for()
+        sweep.scroll_into_view_if_needed()
+        no_exceptions(page)
+        shot(page, "shipped_sweep")
+        go_to(page, url, "Progress", "Training progress")
+        page.get_by_test_id("stImage").first.wait_for()
+        page.locator(".js-plotly-plot").first.wait_for()
+        no_exceptions(page)
+        shot(page, "shipped_progress")
+        # the presentation case: the default 64-frame slerp GIF between two seeds
+        go_to(page, url, "Interpolate", "Interpolate")
+        assert page.get_by_label("Frames", exact=True).input_value() == "64"
+        with Image.open(interpolate_and_download(page, tmp_path / "shipped.gif")) as im:
+            assert im.format == "GIF" and im.n_frames == 64 and im.info.get("loop") == 0
+            assert im.size == (28 * 6, 28 * 6)
+        no_exceptions(page)
+        shot(page, "shipped_interpolate")
+        # a shipped run on the Train page: explorable, not resumable, and the page says why
+        go_to(page, url, "Train", "Train")
+        page.get_by_text("Resume is off").wait_for()
+        assert page.get_by_role("button", name="Resume", exact=True).is_disabled()
+        assert page.get_by_role("button", name="Delete", exact=True).is_disabled()
+        no_exceptions(page)
+        shot(page, "shipped_train")
+        go_to(page, url, "Quality", "Quality")
+        page.get_by_text("Full evaluation").wait_for()
+        page.get_by_test_id("stDataFrame").first.wait_for()
+        no_exceptions(page)
+        shot(page, "shipped_quality")
 
 
 def test_directions_on_the_shipped_faces(browser):
@@ -291,43 +307,35 @@ def test_directions_on_the_shipped_faces(browser):
     shipped = ROOT / "checkpoints"
     if not (shipped / "faces" / "directions_labels.json").is_file():
         pytest.skip("no shipped faces model with its labelled directions")
-    with streamlit_server(shipped, "streamlit_directions") as url:
-        context = browser.new_context(viewport={"width": 1400, "height": 1500})
-        page = context.new_page()
-        page.set_default_timeout(UI_TIMEOUT_MS)
-        try:
-            page.goto(f"{url}/directions?run=faces")
-            page.get_by_role("heading", name="Directions").wait_for()
-            page.get_by_text("labelled (classifier)", exact=True).click()
-            page.get_by_text("From 5,000 images of G labelled by").wait_for()
-            page.get_by_text("toward smiling from −4 to +4").wait_for()  # the strip's caption
-            # the Amount slider: the image is G(z + amount x smile) and changes as it moves
-            move_slider_until_image_changes(page, 0, "ArrowRight", presses=30)
-            page.get_by_text("What D believes").wait_for()
-            no_exceptions(page)
-            shot(page, "directions_faces")
-            go_to(page, url, "Latent", "Latent space")
-            page.get_by_text("most sensitive first", exact=True).click()
-            page.get_by_text("most sensitive 1–20").wait_for()
-            page.get_by_text("Sensitivity at this z").click()
-            page.get_by_text("Where does it act?").wait_for()
-            page.locator(".js-plotly-plot").first.wait_for()
-            no_exceptions(page)
-            shot(page, "latent_sensitivity_faces")
-            # the digits: "toward 0" from seed 0's z, and what D believes
-            page.goto(f"{url}/directions?run=mnist")
-            page.get_by_role("heading", name="Directions").wait_for()
-            page.get_by_text("labelled (classifier)", exact=True).click()
-            page.get_by_text("toward 0 from −4 to +4").wait_for()
-            move_slider_until_image_changes(page, 0, "ArrowRight", presses=40)
-            page.get_by_test_id("stSlider").first.get_by_text("4.00").wait_for()  # all 40 presses landed
-            page.get_by_text("G(z + 4 · toward 0)").wait_for()
-            page.get_by_text("The image above").wait_for()
-            no_exceptions(page)
-            shot(page, "directions_mnist")
-        except Exception:
-            with contextlib.suppress(Exception):
-                page.screenshot(path=str(SHOTS / "FAILED_test_directions_on_the_shipped_faces.png"))
-            raise
-        finally:
-            context.close()
+    with shipped_app(browser, "test_directions_on_the_shipped_faces") as (page, url):
+        page.goto(f"{url}/directions?run=faces")
+        page.get_by_role("heading", name="Directions").wait_for()
+        page.get_by_text("labelled (classifier)", exact=True).click()
+        page.get_by_text("From 5,000 images of G labelled by").wait_for()
+        page.get_by_text("toward smiling from −4 to +4").wait_for()  # the strip's caption
+        wait_for_run_end(page)
+        # the Amount slider: the image is G(z + amount x smile) and changes as it moves
+        move_slider_until_image_changes(page, 0, "ArrowRight", presses=30)
+        page.get_by_text("What D believes").wait_for()
+        no_exceptions(page)
+        shot(page, "directions_faces")
+        go_to(page, url, "Latent", "Latent space")
+        page.get_by_text("most sensitive first", exact=True).click()
+        page.get_by_text("most sensitive 1–20").wait_for()
+        page.get_by_text("Sensitivity at this z").click()
+        page.get_by_text("Where does it act?").wait_for()
+        page.locator(".js-plotly-plot").first.wait_for()
+        no_exceptions(page)
+        shot(page, "latent_sensitivity_faces")
+        # the digits: "toward 0" from seed 0's z, and what D believes
+        page.goto(f"{url}/directions?run=mnist")
+        page.get_by_role("heading", name="Directions").wait_for()
+        page.get_by_text("labelled (classifier)", exact=True).click()
+        page.get_by_text("toward 0 from −4 to +4").wait_for()
+        wait_for_run_end(page)
+        move_slider_until_image_changes(page, 0, "ArrowRight", presses=40)
+        page.get_by_test_id("stSlider").first.get_by_text("4.00").wait_for()  # all 40 presses landed
+        page.get_by_text("G(z + 4 · toward 0)").wait_for()
+        page.get_by_text("The image above").wait_for()
+        no_exceptions(page)
+        shot(page, "directions_mnist")

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from dcgan.config import TrainConfig
+from test_app import app_checkpoints, app_tiny_checkpoints, open_app  # noqa: F401
+
 from dcgan.data import load_dataset
 from dcgan.explore.critic import generated_realness, image_from_upload, realness, uint8_to_input
 from dcgan.explore.directions import NoClassifierError, directions_path, load_directions
@@ -22,39 +22,20 @@ from dcgan.explore.semantics import classifier_note, find_directions, save_run_d
 from dcgan.explore.sensitivity import sensitivity
 from dcgan.runs.checkpoint import CheckpointError, export_discriminator, load_run_discriminator, load_run_generator
 from dcgan.runs.rundir import RunDir
-from dcgan.training.loop import train
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "streamlit_app.py")
 MNIST_DATA = ROOT.parent / "shared" / "datasets"
-TIMEOUT_S = 120
-TINY = dict(dataset="synthetic", batch_size=16, z_dim=16, g_width=16, d_width=16, grid_size=16, log_every=100)
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("explain") / "checkpoints"
-    train(TrainConfig(run_name="tiny", steps=6, snapshot_every=3, checkpoint_every=3, **TINY), root,
-          progress=False, log=lambda _: None)
-    return root
 
 
 @pytest.fixture
-def checkpoints(tiny_root, tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "checkpoints"
-    shutil.copytree(tiny_root, root)
-    monkeypatch.setenv("DCGAN_CHECKPOINTS", str(root))
-    st.cache_resource.clear()
-    yield root
-    st.cache_resource.clear()
+def checkpoints(app_checkpoints) -> Path:
+    """test_app's tiny run (16 components, 12 steps, a checkpoint) in a private folder the app reads."""
+    return app_checkpoints
 
 
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
-    at.run()
-    at.switch_page(f"explorer/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
+@pytest.fixture
+def tiny_root(app_tiny_checkpoints) -> Path:
+    return app_tiny_checkpoints
 
 
 def image_srcs(at: AppTest) -> list[str]:
@@ -66,7 +47,7 @@ def image_srcs(at: AppTest) -> list[str]:
 def test_a_run_s_discriminator_comes_from_its_checkpoint_or_its_exported_file(tiny_root, tmp_path):
     run = RunDir(tiny_root / "tiny")
     D, step = load_run_discriminator(run)
-    assert step == 6 and not D.training
+    assert step == 12 and not D.training
     images = torch.rand(4, 1, 28, 28) * 2 - 1
     from_checkpoint = realness(D, images)
     assert from_checkpoint.logits.shape == (4,) and ((0 <= from_checkpoint.probabilities)
@@ -77,7 +58,7 @@ def test_a_run_s_discriminator_comes_from_its_checkpoint_or_its_exported_file(ti
     export_discriminator(RunDir(shipped))
     (shipped / "checkpoint.pt").unlink()
     D16, step16 = load_run_discriminator(RunDir(shipped))
-    assert step16 == 6
+    assert step16 == 12
     assert np.allclose(realness(D16, images).logits, from_checkpoint.logits, atol=0.05)
     (shipped / "discriminator.safetensors").unlink()
     with pytest.raises(CheckpointError, match="keeps no discriminator"):
@@ -143,7 +124,7 @@ def test_run_directions_are_found_saved_and_read_back(tiny_root, tmp_path):
 # --- the pages ----------------------------------------------------------------------------------------
 
 def test_directions_page_moves_z_along_a_direction_and_saves_it(checkpoints):
-    at = open_page("directions")
+    at = open_app("directions")
     assert at.radio(key="dir_method").value == "sefa"
     before = image_srcs(at)[0]
     at.slider(key="dir_amount").set_value(4.0).run()
@@ -163,12 +144,12 @@ def test_directions_page_moves_z_along_a_direction_and_saves_it(checkpoints):
 
 def test_a_run_without_d_says_so(checkpoints):
     (checkpoints / "tiny" / "checkpoint.pt").unlink()
-    at = open_page("directions")
+    at = open_app("directions")
     assert any("No discriminator to ask" in i.value and "keeps no discriminator" in i.value for i in at.info)
 
 
 def test_interpolate_along_a_saved_direction(checkpoints):
-    at = open_page("interpolate")
+    at = open_app("interpolate")
     at.radio(key="interp_mode").set_value("along a saved direction").run()
     assert any("keeps no directions yet" in i.value for i in at.info)
     G = load_run_generator(RunDir(checkpoints / "tiny"))
@@ -183,7 +164,7 @@ def test_interpolate_along_a_saved_direction(checkpoints):
 
 
 def test_latent_sliders_ordered_by_sensitivity(checkpoints):
-    at = open_page("latent")
+    at = open_app("latent")
     at.radio(key="latent_order_by").set_value("sensitivity").run()
     assert not at.exception
     G = load_run_generator(RunDir(checkpoints / "tiny"))
