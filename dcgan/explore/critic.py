@@ -69,7 +69,7 @@ def image_from_upload(data: bytes, image_size: int, channels: int) -> np.ndarray
             side = min(im.size)
             left, top = (im.width - side) // 2, (im.height - side) // 2
             im = im.crop((left, top, left + side, top + side)).resize((image_size, image_size), Image.BICUBIC)
-            arr = np.asarray(im, dtype=np.uint8)
+            arr = np.array(im, dtype=np.uint8)  # a copy: PIL's buffer is read-only
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         raise ValueError(f"not an image this app can read ({str(e).splitlines()[0] if str(e) else 'unknown format'})") \
             from None
