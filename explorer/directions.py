@@ -124,7 +124,7 @@ if directions is not None:
                    caption="where it acts at this z: |change of each pixel| along the direction, brightest = most")
     reach = st.slider("Strip from −a to +a", 0.5, AMOUNT_LIMIT, 4.0, step=0.5, key="dir_reach")
     frames = strip(G, z0, vector, -reach, reach, STRIP_COLUMNS)
-    show_image(upscale(make_grid(frames, nrow=STRIP_COLUMNS), max(1, 100 // G.image_size)),
+    show_image(upscale(make_grid(frames, nrow=STRIP_COLUMNS), max(1, round(100 / G.image_size))),
                caption=f"{directions.names[pick]} from −{reach:g} to +{reach:g}, the start z in the middle")
 
 # --- the discriminator's view ------------------------------------------------------------------------
@@ -139,14 +139,25 @@ def _cached_discriminator(run_path: str, mtime_ns: int):
 
 
 source_file = run.checkpoint_path if run.checkpoint_path.is_file() else run.discriminator_path
+d_mtime = source_file.stat().st_mtime_ns if source_file.is_file() else 0
 try:
-    D, d_step = _cached_discriminator(str(run.path), source_file.stat().st_mtime_ns if source_file.is_file() else 0)
+    D, d_step = _cached_discriminator(str(run.path), d_mtime)
 except CheckpointError as e:
     st.info(f"No discriminator to ask: {e}")
     st.stop()
 loss = (run.config() or {}).get("gan_loss", "bce")
-reference_images, reference = generated_realness(D, G, torch.randn(D_REFERENCE, G.z_dim,
-                                                                   generator=torch.Generator().manual_seed(0)))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _reference(run_path: str, g_file: tuple, d_file: tuple, _G, _D):
+    """D's view of D_REFERENCE images of G from seed 0: drawn once per model, not on every slider move
+    (the leading underscores keep G and D out of the cache key; their files and times stand for them)."""
+    return generated_realness(_D, _G, torch.randn(D_REFERENCE, _G.z_dim, generator=torch.Generator().manual_seed(0)))
+
+
+g_file = run.generator_path if sel.step_number is None else run.snapshot_weights_path(sel.step_number)
+reference_images, reference = _reference(str(run.path), (str(g_file), g_file.stat().st_mtime_ns),
+                                         (str(source_file), d_mtime), G, D)
 typical = float(np.median(reference.probabilities))
 st.caption(f"D of step {d_step} (the newest D this run keeps), trained with the {loss} loss. It gives each image "
            f"a logit; sigmoid(logit) is its probability of \"real\". For G's own images its median is "
