@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-a", type=int, default=0)
     p.add_argument("--seed-b", type=int, default=1)
     p.add_argument("--frames", type=int, default=64)
-    p.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
+    p.add_argument("--method", choices=["slerp", "lerp"], default=None, help="the path [slerp; lerp with --direction]")
     p.add_argument("--frame-ms", type=int, default=80)
     p.add_argument("--no-loop", action="store_true", help="play once instead of looping")
     p.add_argument("--pingpong", action="store_true", help="play forward then backward")
@@ -298,16 +298,14 @@ def cmd_interpolate(args) -> int:
     _positive("frames", args.frames, 2, 1000)
     G = resolve_generator(args.model, args.step)
     z0, z1 = z_from_seed(args.seed_a, G.z_dim)[0], z_from_seed(args.seed_b, G.z_dim)[0]
-    path = f"{args.method}, seed {args.seed_a} -> {args.seed_b}"
+    path = f"{args.method or 'slerp'}, seed {args.seed_a} -> {args.seed_b}"
     if args.direction is not None:
-        import math
-        from .explore.directions import move
-        from .explore.semantics import saved_direction
-        if not (math.isfinite(args.reach) and 0 < args.reach <= 100):
-            raise ConfigError(f"--reach must be a number above 0 and at most 100, not {args.reach}")
-        d = saved_direction(_run_of(args.model), G.z_dim, args.direction)
-        z0, z1 = move(z0, d, -args.reach), move(z0, d, args.reach)
+        from .explore.semantics import direction_endpoints, saved_direction
+        if args.method == "slerp":
+            raise ConfigError("--direction goes along a straight line: leave out --method (or use lerp)")
+        z0, z1 = direction_endpoints(z0, saved_direction(_run_of(args.model), G.z_dim, args.direction), args.reach)
         args.method, path = "lerp", f"along {args.direction!r} through seed {args.seed_a}'s z, ±{args.reach:g}"
+    args.method = args.method or "slerp"
     result = interpolation(G, z0, z1, frames=args.frames, method=args.method,
                            frame_ms=_positive("frame-ms", args.frame_ms, 20, 10_000), loop=not args.no_loop,
                            pingpong=args.pingpong, scale=_positive("scale", args.scale, 1, 16))
@@ -356,7 +354,7 @@ def cmd_directions(args) -> int:
     from .explore.directions import save_directions, strip
     from .explore.imaging import make_grid, png_bytes, upscale
     from .explore.latent import z_from_seed
-    from .explore.semantics import find_directions, save_run_directions
+    from .explore.semantics import find_directions, save_run_directions, weights_step
     _positive("k", args.k, 1, 10_000)
     _positive("samples", args.samples, 20, 200_000)
     if args.strip is not None:
@@ -378,9 +376,10 @@ def cmd_directions(args) -> int:
             said.add(mark)
             print(f"labelled {done}/{total} generated images with the evaluator's classifier", file=sys.stderr)
 
-    d = find_directions(G, _run_of(args.model), args.method, k=args.k, z=z, samples=args.samples, seed=args.seed,
-                        progress=progress)
-    d.metadata["model_step"] = args.step
+    run = _run_of(args.model)
+    d = find_directions(G, run, args.method, k=args.k, z=z, samples=args.samples, seed=args.seed,
+                        progress=progress, model_step=weights_step(run, args.step) if Path(args.model).is_dir()
+                        else args.step)
     path = save_directions(args.out, d) if args.out is not None else save_run_directions(args.model, d)
     width = max(len(n) for n in d.names)
     print(f"{'#':>3}  {'name':{width}s}  {d.score_name}")
@@ -406,18 +405,17 @@ def cmd_directions(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
-    import numpy as np
     from .runs.checkpoint import resolve_generator
     from .explore.imaging import png_bytes, upscale
     from .explore.latent import generate, z_from_seed
-    from .explore.sensitivity import heatmap, heatmap_image, sensitivity
+    from .explore.sensitivity import heatmap, heatmap_image, sensitivity, sensitivity_order
     _positive("top", args.top, 1, 100_000)
     G = resolve_generator(args.model, args.step)
     if args.heatmap is not None and not 0 <= args.heatmap < G.z_dim:
         raise ConfigError(f"--heatmap {args.heatmap} is outside 0..{G.z_dim - 1}")
     z = z_from_seed(args.seed, G.z_dim)
     s = sensitivity(G, z[0])
-    order = np.argsort(-s, kind="stable")[:args.top]
+    order = sensitivity_order(s)[:args.top]
     print(f"|dG(z)/dz_i| at seed {args.seed}, the top {len(order)}:")
     print(f"{'component':>9}  sensitivity")
     for i in order:

@@ -193,6 +193,8 @@ class TrainConfig:
         if self.eval_every and self.dataset not in EVALUATED_DATASETS + ("folder",):
             bad("eval_every", f"the evaluator knows {', '.join(EVALUATED_DATASETS)} and labelled folders; use 0 "
                               f"for {self.dataset}")
+        if self.eval_every and self.dataset == "folder" and self.holdout <= 0:
+            bad("holdout", "evaluating a folder run needs held-out images to compare with: a holdout above 0")
         if not self.acc_low < self.acc_high:
             bad("acc_low", "need acc_low < acc_high")
         if self.lr_min > self.lr_max:

@@ -189,10 +189,16 @@ def image_url(data: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+INLINE_MAX_BYTES = 2_000_000  # larger images (a long GIF) go as media files: inlined, each rerun would resend them
+
+
 def show_image(image, caption: str | None = None, width: int | str = "content") -> None:
     """An (H, W, C) uint8 array or PNG/GIF bytes, losslessly (no JPEG), at its own pixel size by default
     (never wider than its column)."""
     data = image if isinstance(image, bytes) else png_bytes(image)
+    if len(data) > INLINE_MAX_BYTES:
+        st.image(data, caption=caption, width=width)
+        return
     if width == "content":  # a data: URL gives Streamlit no size: without one it would fill the column
         with Image.open(io.BytesIO(data)) as im:
             width = im.width

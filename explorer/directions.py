@@ -11,16 +11,16 @@ from dcgan.explore.directions import NoClassifierError, move, strip
 from dcgan.explore.imaging import make_grid, upscale
 from dcgan.explore.latent import z_from_seed
 from dcgan.explore.semantics import (METHOD_LABELS, classifier_note, find_directions, save_run_directions,
-                                     saved_directions)
+                                     saved_directions, weights_step)
 from dcgan.explore.sensitivity import heatmap, heatmap_image
 from dcgan.explore.views import render_z
-from dcgan.runs.checkpoint import CheckpointError, load_run_discriminator
+from dcgan.runs.checkpoint import CheckpointError, discriminator_source, load_run_discriminator
 from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image, step_text
 
 AMOUNT_LIMIT = 8.0  # |z| of a typical z is about sqrt(z_dim) = 10: 8 is a long way, still on the shell
 STRIP_COLUMNS = 9
 D_GRID = 16
-D_REFERENCE = 256  # G images whose mean score gives a single image's score its context
+D_REFERENCE = 256  # G images whose median score gives a single image's score its context
 
 st.title("Directions")
 st.caption("What did the model learn? Move the current z along directions that mean something, see where in "
@@ -41,9 +41,19 @@ sources = ["the Latent page's z", "a seed"] if latent_z is not None else ["a see
 source = c1.radio("Start from", sources, horizontal=True, key="dir_source")
 if source == "a seed":
     seed = bounded_number(c2, "Seed", 0, SEED_MAX, 0, key="dir_seed", step=1)
-    z0 = z_from_seed(int(seed or 0), G.z_dim)[0].numpy()
+    if seed is None:
+        st.stop()  # the box says what is allowed
+    z0 = z_from_seed(int(seed), G.z_dim)[0].numpy()
 else:
     z0 = latent_z
+step = weights_step(run.path, sel.step_number)  # the training step of the weights shown
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _local(run_path: str, step: int | None, z_bytes: bytes, _G, _z):
+    """Local directions at one z: a full Jacobian, drawn again only when the model or the z changes, not
+    on every move of the Amount slider (the underscored arguments stay out of the cache key)."""
+    return find_directions(_G, run_path, "local", z=_z, model_step=step)
 
 # --- which directions ------------------------------------------------------------------------------
 method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, horizontal=True, key="dir_method",
@@ -57,7 +67,7 @@ directions = None
 if method == "sefa":
     directions = find_directions(G, run.path, "sefa")
 elif method == "local":
-    directions = find_directions(G, run.path, "local", z=z0)
+    directions = _local(str(run.path), step, np.asarray(z0, np.float32).tobytes(), G, z0)
 else:
     directions = saved.get("labels")
     note = classifier_note(run.path) if directions is None else None
@@ -69,27 +79,32 @@ else:
                                  help="images of G the classifier labels; more give steadier boundaries")
         again = directions is not None
         if f2.button("Find them again" if again else "Find labelled directions", key="dir_find",
-                     help="label G's images with the evaluator's classifier, fit one boundary per class, "
-                          "and save the directions with the run"):
+                     disabled=samples is None, help="label G's images with the evaluator's classifier, fit one "
+                                                    "boundary per class, and save the directions with the run"):
             progress, bar = progress_callback("Labelling G's images…")
             try:
-                found = find_directions(G, run.path, "labels", samples=int(samples or 5000), progress=progress)
+                found = find_directions(G, run.path, "labels", samples=int(samples), progress=progress,
+                                        model_step=step)
             except (NoClassifierError, ValueError) as e:
                 st.error(f"No labelled directions: {e}")
             else:
-                found.metadata["model_step"] = sel.step_number
                 save_run_directions(run.path, found)
                 directions = found
             bar.empty()
     if directions is not None:
+        # the metadata of a file from elsewhere may hold anything: show only what has the right type
         meta = directions.metadata
-        fitted_on = meta.get("model_step")
-        st.caption(f"From {meta.get('samples', '?'):,} images of G labelled by `{meta.get('classifier', '?')}`, "
-                   f"{'the final model' if fitted_on is None else f'step {fitted_on}'}; score: held-out balanced "
-                   "accuracy of each boundary (0.5 is chance).")
-        if fitted_on != sel.step_number:
-            st.warning("These directions were found on another step of this run than the one shown.")
-        for name, why in (meta.get("skipped") or {}).items():
+        fitted_on = meta.get("model_step") if isinstance(meta.get("model_step"), int) else None
+        samples_used = meta.get("samples")
+        st.caption((f"From {samples_used:,} images" if isinstance(samples_used, int) else "From images")
+                   + f" of G labelled by `{meta.get('classifier', '?')}`, "
+                   + ("of an unrecorded step" if fitted_on is None else f"step {fitted_on}")
+                   + "; score: held-out balanced accuracy of each boundary (0.5 is chance).")
+        if fitted_on is not None and step is not None and fitted_on != step:
+            st.warning(f"These directions were found on step {fitted_on} of this run; the weights shown are "
+                       f"step {step}'s. Find them again for these weights.")
+        skipped = meta.get("skipped") if isinstance(meta.get("skipped"), dict) else {}
+        for name, why in skipped.items():
             st.caption(f"left out: {name}: {why}")
 
 if directions is not None:
@@ -115,7 +130,6 @@ if directions is not None:
         if method != "labels" and b2.button("Save these directions with the run", key="dir_save",
                                             help=f"{run.name}/directions_{method}.json, for the Interpolate page "
                                                  "and `python -m dcgan interpolate --direction`"):
-            directions.metadata["model_step"] = sel.step_number
             path = save_run_directions(run.path, directions)
             st.success(f"Saved {path.name}")
     with right:
@@ -138,8 +152,8 @@ def _cached_discriminator(run_path: str, mtime_ns: int):
     return load_run_discriminator(RunDir(run_path))
 
 
-source_file = run.checkpoint_path if run.checkpoint_path.is_file() else run.discriminator_path
-d_mtime = source_file.stat().st_mtime_ns if source_file.is_file() else 0
+source_file = discriminator_source(run)
+d_mtime = source_file.stat().st_mtime_ns if source_file is not None else 0
 try:
     D, d_step = _cached_discriminator(str(run.path), d_mtime)
 except CheckpointError as e:
@@ -159,12 +173,13 @@ g_file = run.generator_path if sel.step_number is None else run.snapshot_weights
 reference_images, reference = _reference(str(run.path), (str(g_file), g_file.stat().st_mtime_ns),
                                          (str(source_file), d_mtime), G, D)
 typical = float(np.median(reference.probabilities))
-st.caption(f"D of step {d_step} (the newest D this run keeps), trained with the {loss} loss. It gives each image "
+context = uint8_to_input(reference_images)  # the batch a lone image is judged in, for a D that looks at batches
+st.caption(f"D of {'an unrecorded step' if d_step is None else f'step {d_step}'} (the newest D this run keeps), trained with the {loss} loss. It gives each image "
            f"a logit; sigmoid(logit) is its probability of \"real\". For G's own images its median is "
            f"**{typical:.2f}**" + ("" if loss == "bce" else " — under this loss D only compares images, so read "
                                    "scores against that median rather than against 0.5") + ".")
 if directions is not None:
-    score = realness(D, uint8_to_input(render_z(G, z, scale=1)[None]))
+    score = realness(D, uint8_to_input(render_z(G, z, scale=1)[None]), context=context)
     st.metric("The image above", f"{score.probabilities[0]:.2f}", f"{score.probabilities[0] - typical:+.2f} vs G's median",
               help=f"logit {score.logits[0]:.2f}")
 u1, u2 = st.columns([1, 2])
@@ -177,7 +192,7 @@ if upload is not None:
     except ValueError as e:
         u2.error(f"{upload.name}: {e}")
     else:
-        r = realness(D, uint8_to_input(mine))
+        r = realness(D, uint8_to_input(mine), context=context)
         with u2:
             show_image(upscale(mine[0], scale // 2), caption=f"{upload.name}: D says {r.probabilities[0]:.2f} "
                                                              f"(logit {r.logits[0]:.2f})")

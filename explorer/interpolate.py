@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dcgan.explore.directions import move
-from dcgan.explore.semantics import saved_directions
+from dcgan.explore.semantics import MAX_REACH, direction_endpoints, saved_directions
 from dcgan.explore.views import interpolation
 from dcgan.explore.latent import MAX_FRAMES, z_from_seed
 from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image
@@ -60,20 +59,24 @@ else:
     with b:
         m, i = st.selectbox("Direction", choices, key="interp_direction",
                             format_func=lambda c: saved[c[0]].names[c[1]] + ("" if c[0] == "sefa" else f" ({c[0]})"))
-        reach = bounded_number(st, "Reach a", 0.5, 20.0, 4.0, key="interp_reach", step=0.5,
+        reach = bounded_number(st, "Reach a", 0.5, MAX_REACH, 4.0, key="interp_reach", step=0.5,
                                help="how far to go each way, in units of z (a typical z has length "
                                     f"{np.sqrt(G.z_dim):.0f})")
     along = saved[m].names[i]
     z0 = z1 = None
     if z is not None and reach is not None:
-        z0, z1 = (move(z, saved[m].vector(i), s * reach).numpy() for s in (-1, 1))
+        z0, z1 = direction_endpoints(z, saved[m].vector(i), reach)
 
 with st.form("interp_form"):
     c1, c2, c3, c4 = st.columns(4)
     frames = bounded_number(c1, "Frames", 2, MAX_FRAMES, 64, key="interp_frames", step=1,
                             help="images from start to end, both included.")
-    method = c2.radio("Path", ["slerp", "lerp"], horizontal=True, key="interp_method",
-                      help="slerp follows the sphere Gaussian z vectors live on; lerp cuts through the middle")
+    if along is None:
+        method = c2.radio("Path", ["slerp", "lerp"], horizontal=True, key="interp_method",
+                          help="slerp follows the sphere Gaussian z vectors live on; lerp cuts through the middle")
+    else:
+        method = "lerp"
+        c2.caption("Path: a straight line along the direction")
     # browsers play GIF delays under 20 ms at 100 ms: 10 ms would be slower than 20
     frame_ms = bounded_number(c3, "Frame duration (ms)", 20, 5000, 80, key="interp_frame_ms", step=10)
     scale = bounded_number(c4, "Output scale", 1, 16, 6, key="interp_scale", step=1,
@@ -88,8 +91,6 @@ if go and None in (frames, frame_ms, scale):
 elif go and z0 is not None and z1 is not None:
     progress, bar = progress_callback("Rendering frames…")
     try:
-        if along is not None:
-            method = "lerp"  # a direction is a straight line
         result = interpolation(G, z0, z1, frames=int(frames), method=method, frame_ms=int(frame_ms), loop=loop,
                                pingpong=pingpong, scale=int(scale), progress=progress)
     except ValueError as e:  # too many frames x pixels for one GIF

@@ -7,7 +7,7 @@ import streamlit as st
 from dcgan.explore.views import SWEEP_LIMIT, image_png, render_z, sweep_grid, z_from_upload, z_json, z_npy
 from dcgan.explore.imaging import upscale
 from dcgan.explore.latent import z_from_seed
-from dcgan.explore.sensitivity import heatmap, heatmap_image, sensitivity
+from dcgan.explore.sensitivity import heatmap, heatmap_image, sensitivity, sensitivity_order
 from explorer.charts import sensitivity_figure
 from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image, step_text
 
@@ -103,8 +103,8 @@ with left:
 def sort_by_sensitivity() -> None:
     """Freeze the slider order at this z: re-ordering while a slider is dragged would move it away."""
     if st.session_state.get("latent_order_by") == "sensitivity":
-        values = sensitivity(G, st.session_state["latent_z"])
-        st.session_state["latent_order"] = {"model": model_key, "order": [int(i) for i in np.argsort(-values)]}
+        order = sensitivity_order(sensitivity(G, st.session_state["latent_z"]))
+        st.session_state["latent_order"] = {"model": model_key, "order": order}
 
 
 with right:

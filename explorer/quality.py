@@ -29,18 +29,20 @@ report = load_report(run.path)
 names = CLASS_NAMES.get(cfg.get("dataset"))
 
 st.subheader("Over training")
-# a folder run can be followed when an evaluator knows its labels (the faces' smiling / not smiling)
-evaluable = cfg.get("dataset") in EVALUATED_DATASETS or (cfg.get("dataset") == "folder"
-                                                          and classifier_note(run.path) is None)
-if not records and evaluable:
-    st.info("This run was trained without evaluation. Train with **Evaluate every** set (`--eval-every 250`) "
-            "to follow FID, coverage, precision and recall here while it learns.")
-elif not records:
-    st.info(f"No evaluation during training for this run: the evaluator has classifiers for "
-            f"{', '.join(EVALUATED_DATASETS)}, and for a labelled folder once one is trained on its labels "
-            "(`python -m dcgan train-evaluator --dataset folder`). The nearest-training-image check below works "
-            "for every run.")
-else:
+if not records:
+    # a folder run can be followed when an evaluator knows its labels (the faces' smiling / not smiling)
+    evaluable = cfg.get("dataset") in EVALUATED_DATASETS or (cfg.get("dataset") == "folder"
+                                                              and classifier_note(run.path) is None)
+    why_not = None if evaluable else (f"the evaluator has classifiers for {', '.join(EVALUATED_DATASETS)}, and for "
+                                      "a labelled folder once one is trained on its labels (`python -m dcgan "
+                                      "train-evaluator --dataset folder`) while the folder is on this machine")
+    if why_not is None:
+        st.info("This run was trained without evaluation. Train with **Evaluate every** set (`--eval-every 250`) "
+                "to follow FID, coverage, precision and recall here while it learns.")
+    else:
+        st.info(f"No evaluation during training for this run: {why_not}. The nearest-training-image check "
+                "below works for every run.")
+if records:
     for r in collapse_warnings(records)[-3:]:
         st.warning(f"Step {r['step']}: {r['collapse_warning']}", icon=":material/warning:")
     steps = [r["step"] for r in records]

@@ -66,7 +66,7 @@ def test_sefa_is_saved_with_the_run(run, capsys):
     d = load_directions(path, Z_DIM)
     assert d.method == "sefa" and d.z_dim == Z_DIM and d.vectors.shape == (5, Z_DIM)
     np.testing.assert_allclose(np.linalg.norm(d.vectors, axis=1), 1, atol=1e-5)
-    assert d.metadata["model_step"] is None
+    assert d.metadata["model_step"] == 2  # the final export's step, from generator.json
     assert [float(r[-1]) for r in rows] == pytest.approx(d.scores, rel=1e-3)
 
 
@@ -175,5 +175,7 @@ def test_interpolate_along_a_saved_direction(run, capsys, tmp_path):
         assert im.n_frames == 5
     one_line_error(call(capsys, "interpolate", run, "--direction", "SeFa 9", "--out", gif),
                    "no saved direction named 'SeFa 9' in tiny: there are SeFa 1, SeFa 2, SeFa 3")
+    one_line_error(call(capsys, "interpolate", run, "--direction", "SeFa 1", "--method", "slerp", "--out", gif),
+                   "--direction goes along a straight line")
     one_line_error(call(capsys, "interpolate", run, "--direction", "SeFa 1", "--reach", "nan", "--out", gif),
-                   "--reach must be a number above 0")
+                   "reach must be above 0")

@@ -182,3 +182,46 @@ def test_latent_sliders_ordered_by_sensitivity(checkpoints):
     at.toggle(key="latent_show_sensitivity").set_value(True).run()
     assert not at.exception
     assert any("components do nothing here" in c for im in at.get("image") for c in im.captions)
+
+
+# --- hostile and odd input ------------------------------------------------------------------------------
+
+def test_hostile_directions_files_are_one_line_refusals(tmp_path):
+    path = tmp_path / "directions_sefa.json"
+    good = {"kind": "dcgan-directions", "version": 1, "method": "sefa", "z_dim": 2, "names": ["a"], "scores": [1.0],
+            "vectors": [[1.0, 0.0]], "metadata": {}}
+    for bad, why in [("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+                     (json.dumps({**good, "vectors": [[10 ** 400, 0]]}), "vectors must be"),
+                     (json.dumps({**good, "scores": [10 ** 400]}), "directions_sefa.json:")]:
+        path.write_text(bad)
+        with pytest.raises(ValueError, match=why) as e:
+            load_directions(path, 2)
+        assert "\n" not in str(e.value)
+
+
+def test_a_lone_image_is_judged_in_a_batch_by_a_minibatch_stddev_d():
+    from dcgan.nets.models import Discriminator
+    torch.manual_seed(0)
+    D = Discriminator(image_size=28, channels=1, width=8, batchnorm=False, mbstd=True).eval()
+    context = torch.rand(63, 1, 28, 28) * 2 - 1
+    image = torch.rand(1, 1, 28, 28) * 2 - 1
+    in_batch = D(torch.cat([image, context]))[0].item()
+    assert realness(D, image, context=context).logits[0] == pytest.approx(in_batch, abs=1e-5)
+    assert realness(D, image).logits[0] != pytest.approx(in_batch, abs=1e-3)  # alone, the batch looks collapsed
+
+
+def test_a_16_bit_upload_is_scaled_as_the_folder_loader_scales_it():
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(ramp).save(buf, "PNG")
+    assert 120 < image_from_upload(buf.getvalue(), 28, 1).mean() < 135  # not clipped to white
+
+
+def test_a_checkpoint_whose_d_is_not_weights_is_refused(tiny_root, tmp_path):
+    from dcgan.runs.checkpoint import load_training_state, save_training_state
+    run_path = tmp_path / "odd"
+    shutil.copytree(tiny_root / "tiny", run_path)
+    state = load_training_state(run_path / "checkpoint.pt")
+    save_training_state(run_path / "checkpoint.pt", {**state, "D": [1, 2, 3]})
+    with pytest.raises(CheckpointError, match="does not hold a discriminator's weights"):
+        load_run_discriminator(RunDir(run_path))

@@ -91,7 +91,7 @@ def test_a_folder_run_gets_fid_and_precision_beside_their_floor(shapes, monkeypa
     lines = []
     report = evaluate_model(tmp_path / "u", samples=100, log=lines.append)
     assert "generated" not in report and "memorisation" in report
-    assert any("no evaluator knows this folder's labels" in line for line in lines)
+    assert any("this image folder has no labels" in line and "memorisation only" in line for line in lines)
 
 
 def test_a_folder_run_is_evaluated_while_it_trains(shapes, monkeypatch, tmp_path):
@@ -114,6 +114,9 @@ def test_a_folder_run_is_evaluated_while_it_trains(shapes, monkeypatch, tmp_path
             (other / label / p.name).write_bytes(p.read_bytes())
     with pytest.raises(ConfigError, match="no evaluator knows this folder's labels \\(cats, dogs\\)"):
         check_launch(TrainConfig(**{**cfg.to_dict(), "image_folder": str(other)}))
+    # nothing held out, nothing to compare with: refused before the trainer starts
+    with pytest.raises(ConfigError, match="holdout=0.0: evaluating a folder run needs held-out images"):
+        TrainConfig(**{**cfg.to_dict(), "holdout": 0.0}).validate()
 
 
 def test_a_hostile_evaluator_description_is_refused(tmp_path):

@@ -198,9 +198,12 @@ def evaluator_for(dataset: str, classes: tuple[str, ...] = ()) -> Path:
     same labels; CheckpointError (saying how to get one) when there is none."""
     if dataset != "folder":
         return classifier_path(dataset)
+    if not classes:
+        raise CheckpointError("this image folder has no labels (its images are not sorted into two or more class "
+                              "sub-folders), so no evaluator can judge it")
     path = folder_evaluator(classes)
     if path is None:
-        raise CheckpointError(f"no evaluator knows this folder's labels ({', '.join(classes) or 'no class sub-folders'}); "
+        raise CheckpointError(f"no evaluator knows this folder's labels ({', '.join(classes)}); "
                               "train one with `python -m dcgan train-evaluator --dataset folder`")
     return path
 

@@ -3,7 +3,7 @@
 D ends in one logit per image; sigmoid(logit) is its probability of "real" under the BCE loss the
 DCGAN paper trains with. Under the hinge and relativistic losses the logit is a realness score with no
 calibrated zero (the relativistic loss only compares a real image's logit with a fake's), so the
-scores are shown beside D's mean score for G's own images: above it, D finds the image more real
+scores are shown beside D's median score for G's own images: above it, D finds the image more real
 than what G usually makes.
 """
 from __future__ import annotations
@@ -18,7 +18,6 @@ from PIL import Image, UnidentifiedImageError
 from .imaging import to_uint8
 from .latent import generate_tensor
 
-MAX_UPLOAD_PIXELS = 4096 * 4096  # a decompression bomb is refused before it is decoded
 
 
 @dataclass
@@ -30,14 +29,25 @@ class Realness:
 
 
 @torch.no_grad()
-def realness(D: torch.nn.Module, images: torch.Tensor, batch_size: int = 256) -> Realness:
-    """D's view of images (N, C, H, W) in [-1, 1], in eval mode (BatchNorm's running statistics)."""
+def realness(D: torch.nn.Module, images: torch.Tensor, batch_size: int = 256,
+             context: torch.Tensor | None = None) -> Realness:
+    """D's view of images (N, C, H, W) in [-1, 1], in eval mode (BatchNorm's running statistics).
+
+    A D with a minibatch std-dev layer judges each image by the batch around it, and a batch of one
+    looks collapsed to it; given context (other images, e.g. G's), each image is scored in a batch
+    with up to 63 of them, as D saw batches in training."""
+    from ..nets.layers import MinibatchStdDev
     was_training = D.training
     D.eval()
     try:
         device = next(D.parameters()).device
-        logits = torch.cat([D(images[i:i + batch_size].to(device).float()).double().cpu()
-                            for i in range(0, len(images), batch_size)]) if len(images) else torch.zeros(0)
+        if context is not None and any(isinstance(m, MinibatchStdDev) for m in D.modules()):
+            others = context[:63].to(device).float()
+            logits = torch.cat([D(torch.cat([x.view(1, *x.shape).to(device).float(), others]))[:1].double().cpu()
+                                for x in images]) if len(images) else torch.zeros(0)
+        else:
+            logits = torch.cat([D(images[i:i + batch_size].to(device).float()).double().cpu()
+                                for i in range(0, len(images), batch_size)]) if len(images) else torch.zeros(0)
     finally:
         D.train(was_training)
     return Realness(logits.numpy(), torch.sigmoid(logits).numpy())
@@ -58,20 +68,14 @@ def uint8_to_input(images: np.ndarray) -> torch.Tensor:
 
 
 def image_from_upload(data: bytes, image_size: int, channels: int) -> np.ndarray:
-    """An uploaded picture (PNG, JPEG, ...) as D sees its training images: grey or RGB, centre-cropped
-    to a square and resized to image_size; uint8 (1, H, W, C). ValueError (one line) for a file that
-    is not an image or is too large to decode."""
+    """An uploaded picture (PNG, JPEG, ...) as D saw its training images: the image folder loader's own
+    decoding (16-bit grey scaled, centre crop, resize, grey or RGB); uint8 (1, H, W, C). ValueError
+    (one line) for a file that is not an image or is too large to decode."""
+    from ..data import _load_image
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > MAX_UPLOAD_PIXELS:
-                raise ValueError(f"the image is {im.width}x{im.height}; at most {MAX_UPLOAD_PIXELS:,} pixels")
-            im = im.convert("L" if channels == 1 else "RGB")
-            side = min(im.size)
-            left, top = (im.width - side) // 2, (im.height - side) // 2
-            im = im.crop((left, top, left + side, top + side)).resize((image_size, image_size), Image.BICUBIC)
-            arr = np.array(im, dtype=np.uint8)  # a copy: PIL's buffer is read-only
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
-        raise ValueError(f"not an image this app can read ({str(e).splitlines()[0] if str(e) else 'unknown format'})") \
-            from None
-    return (arr[..., None] if arr.ndim == 2 else arr)[None]
-
+        arr = _load_image(io.BytesIO(data), image_size, channels)  # (C, H, W)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise ValueError("not an image this app can read (PNG, JPEG, GIF, BMP or WebP)") from None
+    except ValueError as e:  # over the loader's pixel limit: "<file>: W x H pixels, over N"
+        raise ValueError(f"too large to decode: {str(e).split(': ', 1)[-1]}") from None
+    return arr.transpose(1, 2, 0)[None].copy()  # a writable copy: the loader's array is a read-only view

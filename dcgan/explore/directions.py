@@ -146,6 +146,8 @@ def load_directions(path: str | Path, z_dim: int) -> Directions:
         raise ValueError(f"cannot read {path.name}: {e.strerror or e}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path.name} is not a directions file (not JSON: {str(e).splitlines()[0]})") from None
+    except RecursionError:
+        raise ValueError(f"{path.name} is not a directions file (nested too deeply)") from None
     if not isinstance(data, dict) or data.get("kind") != FILE_KIND:
         raise ValueError(f"{path.name} is not a directions file (no \"kind\": \"{FILE_KIND}\")")
     if data.get("version") != FILE_VERSION:
@@ -163,11 +165,11 @@ def load_directions(path: str | Path, z_dim: int) -> Directions:
         raise ValueError(f"{path.name}: metadata must be an object")
     try:
         vectors = np.asarray(data.get("vectors"), dtype=np.float64)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError, RecursionError):
         raise ValueError(f"{path.name}: vectors must be a list of {z_dim}-number lists") from None
     try:
         return Directions(vectors, names, scores, data.get("method"), z_dim, metadata)
-    except ValueError as e:
+    except (ValueError, OverflowError) as e:  # OverflowError: a 400-digit score
         raise ValueError(f"{path.name}: {str(e).splitlines()[0]}") from None
 
 

@@ -7,24 +7,29 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import ConfigError, TrainConfig
 from ..data import find_images, folder_classes
-from ..runs.rundir import RunDir
-from .directions import (METHODS, Directions, NoClassifierError, Progress, classifier_label_fn, directions_path,
+from ..runs.rundir import RunDir, read_json
+from .directions import (METHODS, Directions, NoClassifierError, Progress, classifier_label_fn, directions_path, move,
                          labelled_directions, load_directions, save_directions, sefa)
 from .sensitivity import local_directions
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_K = 10
+MAX_REACH = 20.0  # units of z along a unit direction: twice a typical |z| of 10 (z_dim 100)
 METHOD_LABELS = {"sefa": "SeFa (closed form)", "labels": "labelled (classifier)", "local": "local (at this z)"}
 
 
 def run_classes(run: RunDir) -> tuple[str, ...]:
     """The class sub-folders of a folder run's images (() for other datasets): they name the
     evaluator that judges it. NoClassifierError when the folder is not on this machine."""
-    cfg = run.config() or {}
-    if cfg.get("dataset") != "folder":
+    try:
+        cfg = TrainConfig.from_dict(run.config() or {})
+    except ConfigError as e:
+        raise NoClassifierError(f"labelled directions need the run's config: {e}") from None
+    if cfg.dataset != "folder":
         return ()
-    folder = Path(cfg.get("image_folder") or "")
+    folder = Path(cfg.image_folder)
     root = folder if folder.is_absolute() else PROJECT_ROOT / folder
     if not root.is_dir():
         raise NoClassifierError(f"labelled directions need this run's image folder ({folder}) to know its classes; "
@@ -33,24 +38,50 @@ def run_classes(run: RunDir) -> tuple[str, ...]:
 
 
 def find_directions(G: torch.nn.Module, run_path: str | Path, method: str, k: int = DEFAULT_K, z=None,
-                    samples: int = 5000, seed: int = 0, progress: Progress | None = None) -> Directions:
+                    samples: int = 5000, seed: int = 0, progress: Progress | None = None,
+                    model_step: int | None = None) -> Directions:
     """Directions of one method for a run's G: "sefa" (the top k, milliseconds), "labels" ("toward <class>"
     for each class its evaluator's classifier knows; a two-class folder gets one, toward its second class,
-    such as the faces' smiling), "local" (the top k at z). ValueError (NoClassifierError for labels on a
-    run without a classifier) says why in one line."""
+    such as the faces' smiling), "local" (the top k at z). model_step, the training step G is from, is kept
+    in the metadata. ValueError (NoClassifierError for labels on a run without a classifier) says why in
+    one line."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if method == "sefa":
-        return sefa(G, min(k, G.z_dim))
-    if method == "local":
+        d = sefa(G, min(k, G.z_dim))
+    elif method == "local":
         if z is None:
             raise ValueError("local directions need a z")
-        return local_directions(G, z, min(k, G.z_dim))
-    run = RunDir(Path(run_path))
+        d = local_directions(G, z, min(k, G.z_dim))
+    else:
+        run = RunDir(Path(run_path))
+        label_fn, names = classifier_label_fn(run_dataset(run), run_classes(run))
+        only = [1] if len(names) == 2 else None
+        d = labelled_directions(G, label_fn, names, samples=samples, seed=seed, progress=progress, only=only)
+    d.metadata["model_step"] = model_step
+    return d
+
+
+def weights_step(run_path: str | Path, step: int | None) -> int | None:
+    """The training step of a run's weights: a snapshot's own, or for the latest export (step None)
+    the one generator.json records (None when it does not say)."""
+    if step is not None:
+        return step
+    recorded = (read_json(RunDir(Path(run_path)).generator_config_path) or {}).get("step")
+    return recorded if isinstance(recorded, int) else None
+
+
+def run_dataset(run: RunDir) -> str:
     dataset = (run.config() or {}).get("dataset", "")
-    label_fn, names = classifier_label_fn(dataset, run_classes(run))
-    only = [1] if len(names) == 2 else None
-    return labelled_directions(G, label_fn, names, samples=samples, seed=seed, progress=progress, only=only)
+    return dataset if isinstance(dataset, str) else ""
+
+
+def direction_endpoints(z, direction, reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """z - reach * d and z + reach * d: the ends of a straight path through z along a direction (the
+    Interpolate page's and `interpolate --direction`'s frames)."""
+    if not (np.isfinite(reach) and 0 < reach <= MAX_REACH):
+        raise ValueError(f"reach must be above 0 and at most {MAX_REACH:g} (units of z), not {reach}")
+    return move(z, direction, -reach).numpy(), move(z, direction, reach).numpy()
 
 
 def save_run_directions(run_path: str | Path, d: Directions) -> Path:
@@ -89,7 +120,7 @@ def classifier_note(run_path: str | Path) -> str | None:
     """Why a run cannot get labelled directions, or None when it can."""
     run = RunDir(Path(run_path))
     try:
-        classifier_label_fn((run.config() or {}).get("dataset", ""), run_classes(run))
+        classifier_label_fn(run_dataset(run), run_classes(run))
     except NoClassifierError as e:
         return str(e)
     return None

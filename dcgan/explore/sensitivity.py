@@ -76,6 +76,11 @@ def sensitivity(G: torch.nn.Module, z, method: str = DEFAULT_METHOD, eps: float 
     return jacobian(G, z, method, eps).double().norm(dim=0).numpy()
 
 
+def sensitivity_order(values: np.ndarray) -> list[int]:
+    """Components from the most sensitive to the least; ties (such as ignored components) by index."""
+    return [int(i) for i in np.argsort(-np.asarray(values), kind="stable")]
+
+
 def heatmap(G: torch.nn.Module, z, component, eps: float | None = FD_EPS) -> np.ndarray:
     """Where in the image component i (an int) or a direction (a z_dim vector) acts at z:
     |dG/dz_i| per pixel, summed over channels, scaled so the maximum is 1; (H, W) float32 in [0, 1]

@@ -193,46 +193,54 @@ def load_run_generator(run: RunDir, step: int | None = None, device: str | torch
     return load_generator(path, run_model_config(run), device)
 
 
-def load_run_discriminator(run: RunDir) -> tuple[Discriminator, int]:
-    """D of a run in eval mode and the step it is from: the training checkpoint's (the newest D there
-    is), else discriminator.safetensors (a shipped run). CheckpointError, saying why, for a run that
-    has neither (an imported generator, a run stopped before its first checkpoint)."""
-    try:
-        cfg = TrainConfig.from_dict(read_json(run.config_path) or {})
-    except ConfigError as e:
-        raise CheckpointError(f"{run.config_path}: {e}") from None
-    if run.checkpoint_path.is_file():
-        state = load_training_state(run.checkpoint_path)
-        sd, step = state["D"], state["step"]
-    elif run.discriminator_path.is_file():
-        try:
-            data = run.discriminator_path.read_bytes()
-            sd = st_load(data)
-            step = int(safe_open_metadata(data).get("step", -1))
-        except Exception:  # the library's own messages ("header too large") say nothing to a user
-            raise CheckpointError(f"{run.discriminator_path} is not a readable discriminator file (damaged, "
-                                  "truncated or another format)") from None
-    else:
+def discriminator_source(run: RunDir) -> Path | None:
+    """The file a run's D is read from: the training checkpoint (the newest D there is), else the
+    discriminator.safetensors a shipped run keeps; None when there is neither."""
+    for path in (run.checkpoint_path, run.discriminator_path):
+        if path.is_file():
+            return path
+    return None
+
+
+def load_run_discriminator(run: RunDir) -> tuple[Discriminator, int | None]:
+    """D of a run in eval mode and the step it is from (None if its file does not say), from
+    discriminator_source. CheckpointError, saying why, for a run that keeps no D (an imported generator,
+    a run stopped before its first checkpoint, a model shipped without it) or a damaged one."""
+    source = discriminator_source(run)
+    if source is None:
         raise CheckpointError(f"run {run.name!r} keeps no discriminator: neither a training checkpoint nor "
-                              "discriminator.safetensors (an imported generator, or a run stopped before its "
-                              "first checkpoint)")
+                              "discriminator.safetensors (an imported generator, a run stopped before its "
+                              "first checkpoint, or a model shipped without its D)")
+    if source == run.checkpoint_path:
+        state = load_training_state(source)
+        sd, step, cfg_data = state["D"], state["step"], state["config"]  # the config D was built from
+    else:
+        try:
+            from safetensors import safe_open
+            sd = st_load(source.read_bytes())
+            with safe_open(str(source), "pt") as f:
+                step = (f.metadata() or {}).get("step")
+            step = int(step) if step is not None and str(step).isdigit() else None
+        except Exception:  # the library's own messages ("header too large") say nothing to a user
+            raise CheckpointError(f"{source} is not a readable discriminator file (damaged, truncated or "
+                                  "another format)") from None
+        cfg_data = read_json(run.config_path)
+        if cfg_data is None:
+            raise CheckpointError(f"{run.config_path} is missing or not a JSON object: D's shape is unknown")
+    try:
+        cfg = TrainConfig.from_dict(cfg_data if isinstance(cfg_data, dict) else {})
+    except ConfigError as e:
+        raise CheckpointError(f"the config of {run.name!r}'s discriminator: {e}") from None
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointError(f"{source} does not hold a discriminator's weights")
     with torch.device("meta"):
         D = Discriminator.from_config(cfg)
     try:
         D.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in sd.items()}, assign=True)
     except RuntimeError as e:
-        raise CheckpointError(f"the discriminator of {run.name!r} does not match its config.json: "
+        raise CheckpointError(f"the discriminator of {run.name!r} does not match its config: "
                               f"{state_dict_problem(e)}") from None
     return D.eval(), step
-
-
-def safe_open_metadata(data: bytes) -> dict[str, str]:
-    """The metadata of a safetensors file's header (its first 8 bytes give the header's length)."""
-    import json
-    n = int.from_bytes(data[:8], "little")
-    if not 0 < n <= len(data) - 8:
-        raise ValueError("no safetensors header")
-    return json.loads(data[8:8 + n]).get("__metadata__") or {}
 
 
 def resolve_generator(path: str | Path, step: int | None = None) -> Generator:
