@@ -157,6 +157,12 @@ def folder_classes(root: Path, paths: list[Path]) -> tuple[str, ...]:
     return tuple(names) if len(names) >= 2 else ()
 
 
+def folder_labels(folder: str | Path) -> tuple[str, ...]:
+    """The class names of an image folder (folder_classes of every image in it), without decoding any."""
+    root = Path(folder)
+    return folder_classes(root, find_images(root))
+
+
 def is_held_out(relative_path: str, holdout: float) -> bool:
     """Whether a file belongs to the held-out split: a hash of its path, so the split stays the
     same when files are added or removed, on every machine."""

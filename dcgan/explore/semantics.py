@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..config import ConfigError, TrainConfig
-from ..data import find_images, folder_classes
+from ..data import folder_labels
 from ..runs.rundir import RunDir, read_json
 from .directions import (METHODS, Directions, NoClassifierError, Progress, classifier_label_fn, directions_path, move,
                          labelled_directions, load_directions, save_directions, sefa)
@@ -34,7 +34,7 @@ def run_classes(run: RunDir) -> tuple[str, ...]:
     if not root.is_dir():
         raise NoClassifierError(f"labelled directions need this run's image folder ({folder}) to know its classes; "
                                 "it is not on this machine. SeFa and sensitivity still work")
-    return folder_classes(root, find_images(root))
+    return folder_labels(root)
 
 
 def find_directions(G: torch.nn.Module, run_path: str | Path, method: str, k: int = DEFAULT_K, z=None,

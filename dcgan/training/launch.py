@@ -51,13 +51,11 @@ def check_launch(cfg: TrainConfig) -> None:
     from .loop import resolve_device
     resolve_device(cfg.device)
     if cfg.eval_every:
-        from ..data import find_images, folder_classes
+        from ..data import folder_labels
         from ..evaluation.classifier import evaluator_for
         from ..runs.checkpoint import CheckpointError
-        classes = ()
-        if cfg.dataset == "folder":
-            root = PROJECT_ROOT / cfg.image_folder  # as check_source finds it
-            classes = folder_classes(root, find_images(root))
+        # the folder as check_source finds it: from the trainer's working folder
+        classes = folder_labels(PROJECT_ROOT / cfg.image_folder) if cfg.dataset == "folder" else ()
         try:
             path = evaluator_for(cfg.dataset, classes)
         except CheckpointError as e:
