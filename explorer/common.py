@@ -189,6 +189,7 @@ def image_url(data: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+STRETCH_ABOVE_PX = 700  # the main column of the wide layout is about 940 px at 1400 px; halves of it ~450
 INLINE_MAX_BYTES = 2_000_000  # larger images (a long GIF) go as media files: inlined, each rerun would resend them
 
 
@@ -199,9 +200,11 @@ def show_image(image, caption: str | None = None, width: int | str = "content") 
     if len(data) > INLINE_MAX_BYTES:
         st.image(data, caption=caption, width=width)
         return
-    if width == "content":  # a data: URL gives Streamlit no size: without one it would fill the column
+    if width == "content":
+        # a data: URL gives Streamlit no size (it would fill the column): say it, unless the picture is
+        # wider than a column can be, where filling it (sharp: pixelated CSS) keeps it on the page
         with Image.open(io.BytesIO(data)) as im:
-            width = im.width
+            width = im.width if im.width <= STRETCH_ABOVE_PX else "stretch"
     st.image(image_url(data), caption=caption, width=width)
 
 
