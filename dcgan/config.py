@@ -17,6 +17,8 @@ DEVICES = ("auto", "cpu", "cuda")
 LOSSES = ("bce", "hinge", "relativistic")  # gan_loss: dcgan/training/step.py's loss_pair
 PRESET_NAMES = ("faces64", "anime64", "mnist28", "fashion28", "mnist28-rpgan", "fashion28-rpgan",
                 "stacked28-rpgan", "faces64-rpgan")
+# where relative paths in a config (image_folder, data_root) are taken from when the app launches a run
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" would allow a final newline
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .imaging import to_uint8
+from .imaging import as_float_images, to_uint8
 from .latent import generate_tensor
 
 
@@ -37,17 +37,16 @@ def realness(D: torch.nn.Module, images: torch.Tensor, batch_size: int = 256,
     looks collapsed to it; given context (other images, e.g. G's), each image is scored in a batch
     with up to 63 of them, as D saw batches in training."""
     from ..nets.layers import MinibatchStdDev
+    in_context = context is not None and any(isinstance(m, MinibatchStdDev) for m in D.modules())
+    batches = [torch.cat([x[None], context[:63]]) for x in images] if in_context else \
+        [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
+    keep = 1 if in_context else None  # in context, only the first of each batch is the image asked about
     was_training = D.training
     D.eval()
     try:
         device = next(D.parameters()).device
-        if context is not None and any(isinstance(m, MinibatchStdDev) for m in D.modules()):
-            others = context[:63].to(device).float()
-            logits = torch.cat([D(torch.cat([x.view(1, *x.shape).to(device).float(), others]))[:1].double().cpu()
-                                for x in images]) if len(images) else torch.zeros(0)
-        else:
-            logits = torch.cat([D(images[i:i + batch_size].to(device).float()).double().cpu()
-                                for i in range(0, len(images), batch_size)]) if len(images) else torch.zeros(0)
+        logits = torch.cat([D(b.to(device).float())[:keep].double().cpu() for b in batches]) if batches \
+            else torch.zeros(0, dtype=torch.float64)
     finally:
         D.train(was_training)
     return Realness(logits.numpy(), torch.sigmoid(logits).numpy())
@@ -63,8 +62,7 @@ def generated_realness(D: torch.nn.Module, G: torch.nn.Module, z: torch.Tensor) 
 
 def uint8_to_input(images: np.ndarray) -> torch.Tensor:
     """uint8 images (N, H, W, C) as D's input (N, C, H, W) in [-1, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
-    return x / 127.5 - 1
+    return as_float_images(torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2))
 
 
 def image_from_upload(data: bytes, image_size: int, channels: int) -> np.ndarray:

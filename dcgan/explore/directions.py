@@ -470,13 +470,10 @@ class ClassifierLabels:
         self.model, self.classifier = model.eval(), classifier
 
     @torch.no_grad()
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        from ..evaluation.embedding import _to_classifier_input
-        x = images.float()
-        if x.shape[1] == 3:
-            x = x.mean(1, keepdim=True)
-        self.model.to(x.device)
-        return self.model(_to_classifier_input(x, self.model.image_size))[0].softmax(1)
+    def __call__(self, images: torch.Tensor) -> np.ndarray:
+        from ..evaluation.embedding import embed
+        self.model.to(images.device)
+        return embed(self.model, images, "").probs  # grey, resized to the classifier's size, as evaluate judges
 
 
 LABELLED_DATASETS = ("mnist", "fashion-mnist", "folder")  # Stacked MNIST's 1000 modes are three digits, not one class

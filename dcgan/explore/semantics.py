@@ -7,14 +7,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import ConfigError, TrainConfig
+from ..config import PROJECT_ROOT, ConfigError, TrainConfig
 from ..data import folder_labels
 from ..runs.rundir import RunDir, read_json
 from .directions import (METHODS, Directions, NoClassifierError, Progress, classifier_label_fn, directions_path, move,
                          labelled_directions, load_directions, save_directions, sefa)
 from .sensitivity import local_directions
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_K = 10
 MAX_REACH = 20.0  # units of z along a unit direction: twice a typical |z| of 10 (z_dim 100)
 METHOD_LABELS = {"sefa": "SeFa (closed form)", "labels": "labelled (classifier)", "local": "local (at this z)"}
@@ -29,10 +28,9 @@ def run_classes(run: RunDir) -> tuple[str, ...]:
         raise NoClassifierError(f"labelled directions need the run's config: {e}") from None
     if cfg.dataset != "folder":
         return ()
-    folder = Path(cfg.image_folder)
-    root = folder if folder.is_absolute() else PROJECT_ROOT / folder
+    root = PROJECT_ROOT / cfg.image_folder  # as the launch check finds it (an absolute path stays itself)
     if not root.is_dir():
-        raise NoClassifierError(f"labelled directions need this run's image folder ({folder}) to know its classes; "
+        raise NoClassifierError(f"labelled directions need this run's image folder ({cfg.image_folder}) to know its classes; "
                                 "it is not on this machine. SeFa and sensitivity still work")
     return folder_labels(root)
 

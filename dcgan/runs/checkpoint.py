@@ -217,8 +217,8 @@ def load_run_discriminator(run: RunDir) -> tuple[Discriminator, int | None]:
     else:
         try:
             from safetensors import safe_open
-            sd = st_load(source.read_bytes())
-            with safe_open(str(source), "pt") as f:
+            with safe_open(str(source), "pt") as f:  # one read: the tensors and the step in the metadata
+                sd = {k: f.get_tensor(k) for k in f.keys()}
                 step = (f.metadata() or {}).get("step")
             step = int(step) if step is not None and str(step).isdigit() else None
         except Exception:  # the library's own messages ("header too large") say nothing to a user

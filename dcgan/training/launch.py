@@ -11,11 +11,10 @@ import threading
 import time
 from pathlib import Path
 
-from ..config import ConfigError, TrainConfig
+from ..config import PROJECT_ROOT, ConfigError, TrainConfig
 from ..data import check_source
 from ..runs.rundir import ACTIVE_STATES, RunDir, WriteError, atomic_write_json, pid_alive
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # dcgan/training/launch.py: the project's root
 
 
 def _spawn(args: list[str], run: RunDir, total_steps: int) -> int:
