@@ -118,7 +118,8 @@ if directions is not None:
                                 f"{np.sqrt(G.z_dim):.0f}")
         vector = directions.vector(pick)
         z = move(z0, vector, amount).numpy()
-        image = render_z(G, z, scale=scale)
+        drawn = render_z(G, z, scale=1)  # G(z) once: shown, under the heat map, and to D
+        image = upscale(drawn, scale)
         show_image(image, caption=f"G(z + {amount:g} · {directions.names[pick]}) · {run.name} · "
                                   f"{step_text(run, sel.step)}")
         b1, b2 = st.columns(2)
@@ -134,7 +135,7 @@ if directions is not None:
             st.success(f"Saved {path.name}")
     with right:
         heat = heatmap(G, z, vector)
-        show_image(upscale(heatmap_image(heat, render_z(G, z, scale=1)), scale),
+        show_image(upscale(heatmap_image(heat, drawn), scale),
                    caption="where it acts at this z: |change of each pixel| along the direction, brightest = most")
     reach = st.slider("Strip from −a to +a", 0.5, AMOUNT_LIMIT, 4.0, step=0.5, key="dir_reach")
     frames = strip(G, z0, vector, -reach, reach, STRIP_COLUMNS)
@@ -179,7 +180,7 @@ st.caption(f"D of {'an unrecorded step' if d_step is None else f'step {d_step}'}
            f"**{typical:.2f}**" + ("" if loss == "bce" else " — under this loss D only compares images, so read "
                                    "scores against that median rather than against 0.5") + ".")
 if directions is not None:
-    score = realness(D, uint8_to_input(render_z(G, z, scale=1)[None]), context=context)
+    score = realness(D, uint8_to_input(drawn[None]), context=context)
     st.metric("The image above", f"{score.probabilities[0]:.2f}", f"{score.probabilities[0] - typical:+.2f} vs G's median",
               help=f"logit {score.logits[0]:.2f}")
 u1, u2 = st.columns([1, 2])

@@ -83,7 +83,8 @@ with left:
     c2, c3, _ = st.columns([1, 1, 1])
     c2.button("Random", on_click=random_seed, help="a new random seed", width="stretch")
     c3.button("Reset", on_click=from_seed, help="back to the seed's z", width="stretch")
-    image = render_z(G, z, scale=IMAGE_SCALE)
+    drawn = render_z(G, z, scale=1)  # G(z) once: shown, and under the sensitivity heat map
+    image = upscale(drawn, IMAGE_SCALE)
     show_image(image, caption=f"G(z) · {sel.run.name} · {step_text(sel.run, sel.step)}")
     st.caption(f"|z| = {np.linalg.norm(z):.2f} (a typical z has |z| ≈ {np.sqrt(z_dim):.1f}). "
                "The Interpolate page can start or end at this z.")
@@ -133,7 +134,7 @@ with right:
         h1.plotly_chart(sensitivity_figure(values, chosen), key="latent_sensitivity")
         with h2:
             heat = heatmap(G, z, int(chosen))
-            show_image(upscale(heatmap_image(heat, render_z(G, z, scale=1)), max(2, 140 // G.image_size)),
+            show_image(upscale(heatmap_image(heat, drawn), max(2, 140 // G.image_size)),
                        caption=f"z[{chosen}]: {values[chosen]:.3g}; {int((values == 0).sum())} of {z_dim} "
                                "components do nothing here")
     for g0 in range(0, z_dim, COMPONENTS_PER_GROUP):
