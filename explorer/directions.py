@@ -7,7 +7,8 @@ import streamlit as st
 import torch
 
 from dcgan.explore.critic import generated_realness, image_from_upload, realness, uint8_to_input
-from dcgan.explore.directions import NoClassifierError, move, strip
+from dcgan.explore.directions import move, strip
+from dcgan.explore.labelled import NoClassifierError
 from dcgan.explore.imaging import make_grid, upscale
 from dcgan.explore.latent import z_from_seed
 from dcgan.explore.semantics import (METHOD_LABELS, classifier_note, find_directions, save_run_directions,

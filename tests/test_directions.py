@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dcgan.explore.directions import Directions, NoClassifierError, binary_direction, direction_effect, directions_path, labelled_directions, load_directions, classifier_label_fn, move, save_directions, sefa, strip
+from dcgan.explore.directions import Directions, directions_path, load_directions, move, save_directions, sefa, strip
+from dcgan.explore.labelled import NoClassifierError, binary_direction, classifier_label_fn, direction_effect, labelled_directions
 from dcgan.explore.latent import generate
 from dcgan.nets.models import Generator
 from dcgan.explore.sensitivity import heatmap, heatmap_image, jacobian, local_directions, sensitivity

@@ -10,8 +10,8 @@ import torch
 from ..config import PROJECT_ROOT, ConfigError, TrainConfig
 from ..data import folder_labels
 from ..runs.rundir import RunDir, read_json
-from .directions import (METHODS, Directions, NoClassifierError, Progress, classifier_label_fn, directions_path, move,
-                         labelled_directions, load_directions, save_directions, sefa)
+from .directions import METHODS, Directions, Progress, directions_path, load_directions, move, save_directions, sefa
+from .labelled import NoClassifierError, classifier_label_fn, labelled_directions
 from .sensitivity import local_directions
 
 DEFAULT_K = 10
