@@ -66,7 +66,7 @@ PRESETS.update({
                                 snapshot_weights_every=10, checkpoint_every=2000, log_every=1000),
     # 64 px faces (any grey folder of faces; the shipped model: the faces' 13k photos): the same nets one
     # stride-2 block larger, DiffAugment's translation and cutout for a few thousand photos that D would
-    # otherwise learn by heart (Zhao et al. 2020); about 8,600 steps an hour on one CPU core
+    # otherwise learn by heart (Zhao et al. 2020); about 5,400 steps an hour on 2 CPU cores
     "faces64-rpgan": dict(RECIPE_28, dataset="folder", image_size=64, channels=1, diffaugment="translation,cutout",
                           steps=24000, snapshot_every=500, snapshot_weights_every=8, checkpoint_every=500,
                           log_every=100),
