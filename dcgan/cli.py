@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     _generator_arg(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--components", default="0,1,2,3,4,5,6,7", help="comma-separated indices")
+    p.add_argument("--most-sensitive", type=int, default=None, metavar="N",
+                   help="instead of --components: the N components that move G(z) most at this seed's z, "
+                        "most first (the Latent page's 'most sensitive first')")
     p.add_argument("--low", type=float, default=-3.0)
     p.add_argument("--high", type=float, default=3.0)
     p.add_argument("--columns", type=int, default=12)
@@ -320,15 +323,20 @@ def cmd_sweep(args) -> int:
     from .explore.imaging import make_grid, png_bytes, upscale
     from .explore.latent import generate, sweep, z_from_seed
     G = resolve_generator(args.model, args.step)
-    try:
-        components = [int(c) for c in args.components.split(",") if c.strip()]
-    except ValueError:
-        raise ConfigError(f"--components must be comma-separated integers, not {args.components!r}") from None
+    z0 = z_from_seed(args.seed, G.z_dim)
+    if args.most_sensitive is not None:
+        from .explore.sensitivity import sensitivity, sensitivity_order
+        components = sensitivity_order(sensitivity(G, z0[0]))[:_positive("most-sensitive", args.most_sensitive, 1, 64)]
+    else:
+        try:
+            components = [int(c) for c in args.components.split(",") if c.strip()]
+        except ValueError:
+            raise ConfigError(f"--components must be comma-separated integers, not {args.components!r}") from None
     values = np.linspace(args.low, args.high, _positive("columns", args.columns, 2, 64))
-    z = sweep(z_from_seed(args.seed, G.z_dim), components, values)
+    z = sweep(z0, components, values)
     grid = upscale(make_grid(generate(G, z), nrow=len(values)), _positive("scale", args.scale, 1, 16))
     Path(args.out).write_bytes(png_bytes(grid))
-    print(f"wrote {args.out} ({len(components)} components x {len(values)} values)")
+    print(f"wrote {args.out} (components {','.join(map(str, components))} x {len(values)} values)")
     return 0
 
 

@@ -139,6 +139,18 @@ def test_sensitivity_heatmap_png(run, capsys, tmp_path):
         assert im.mode == "RGB"
 
 
+def test_sweep_of_the_most_sensitive_components(run, capsys, tmp_path):
+    """`sweep --most-sensitive N` sweeps the components `sensitivity` lists first, in its order."""
+    _, out, _ = call(capsys, "sensitivity", run, "--seed", "3", "--top", "3")
+    top = [line.split()[0] for line in out.splitlines() if line.strip()[:1].isdigit() and len(line.split()) == 2]
+    png = tmp_path / "sweep.png"
+    code, out, _ = call(capsys, "sweep", run, "--seed", "3", "--most-sensitive", "3", "--columns", "4",
+                        "--scale", "1", "--out", png)
+    assert code == 0 and f"components {','.join(top)} x 4 values" in out
+    assert png_size(png)[1] > png_size(png)[0] / 4 * 2  # three rows of four
+    one_line_error(call(capsys, "sweep", run, "--most-sensitive", "0", "--out", png), "--most-sensitive")
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["--top", "0"], "--top"),
     (["--heatmap", str(Z_DIM)], f"outside 0..{Z_DIM - 1}"),
