@@ -32,10 +32,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUN = "mnist"
 FINAL = "final"  # the step choice that means generator.safetensors
 
-# Streamlit scales images in the browser with smoothing; 28 px digits must stay crisp squares.
+# Streamlit scales images in the browser with smoothing; 28 px digits must stay crisp squares. An image
+# given its pixel width (show_image) keeps it even in a narrower column, over the column beside it: capped
+# at the column's width, it shrinks instead (the Latent page's 640 px faces in a 450 px half).
 PIXELATED_CSS = """
 <style>
 img { image-rendering: pixelated; image-rendering: crisp-edges; }
+[data-testid="stImage"], [data-testid="stImageContainer"] { max-width: 100%; }
+[data-testid="stImage"] img { max-width: 100%; height: auto; }
 </style>
 """
 
@@ -195,7 +199,7 @@ INLINE_MAX_BYTES = 2_000_000  # larger images (a long GIF) go as media files: in
 
 def show_image(image, caption: str | None = None, width: int | str = "content") -> None:
     """An (H, W, C) uint8 array or PNG/GIF bytes, losslessly (no JPEG), at its own pixel size by default
-    (never wider than its column)."""
+    (never wider than its column: PIXELATED_CSS caps it)."""
     data = image if isinstance(image, bytes) else png_bytes(image)
     if len(data) > INLINE_MAX_BYTES:
         st.image(data, caption=caption, width=width)

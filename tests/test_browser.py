@@ -301,6 +301,16 @@ def test_shipped_model_read_only(browser, tmp_path):
         shot(page, "shipped_quality")
 
 
+def images_overflowing_their_column(page) -> list[str]:
+    """The images on the page wider than the column that holds them (by their drawn boxes), as 'src width'."""
+    return page.evaluate("""() => [...document.querySelectorAll('[data-testid="stImage"] img')].flatMap(img => {
+        const column = img.closest('[data-testid="stColumn"]');
+        if (!column) return [];
+        const inner = img.getBoundingClientRect(), outer = column.getBoundingClientRect();
+        return inner.right > outer.right + 1 ? [img.src.slice(0, 30) + '… ' + inner.width + ' px'] : [];
+    })""")
+
+
 def test_directions_on_the_shipped_faces(browser):
     """Issue 16 as a user meets it: the faces model's smile direction moves the face, and the Latent page puts
     the components that move the image most first."""
@@ -327,6 +337,8 @@ def test_directions_on_the_shipped_faces(browser):
         page.locator(".js-plotly-plot").first.wait_for()
         no_exceptions(page)
         shot(page, "latent_sensitivity_faces")
+        # the 640 px face stays inside its half of the page instead of running over the sliders beside it
+        assert images_overflowing_their_column(page) == [], "an image runs out of its column"
         # the digits: "toward 0" from seed 0's z, and what D believes
         page.goto(f"{url}/directions?run=mnist")
         page.get_by_role("heading", name="Directions").wait_for()
