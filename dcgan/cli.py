@@ -326,7 +326,8 @@ def cmd_sweep(args) -> int:
     z0 = z_from_seed(args.seed, G.z_dim)
     if args.most_sensitive is not None:
         from .explore.sensitivity import sensitivity, sensitivity_order
-        components = sensitivity_order(sensitivity(G, z0[0]))[:_positive("most-sensitive", args.most_sensitive, 1, 64)]
+        top = _positive("most-sensitive", args.most_sensitive, 1, 64)  # before the Jacobian, not after
+        components = sensitivity_order(sensitivity(G, z0[0]))[:top]
     else:
         try:
             components = [int(c) for c in args.components.split(",") if c.strip()]

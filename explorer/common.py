@@ -34,7 +34,9 @@ FINAL = "final"  # the step choice that means generator.safetensors
 
 # Streamlit scales images in the browser with smoothing; 28 px digits must stay crisp squares. An image
 # given its pixel width (show_image) keeps it even in a narrower column, over the column beside it: capped
-# at the column's width, it shrinks instead (the Latent page's 640 px faces in a 450 px half).
+# at the column's width, it shrinks instead (the Latent page's 640 px faces in a 450 px half). Streamlit
+# puts the width on the image's containers too, so they need the cap as well as the img (tried: without it
+# the faces browser test finds the image overflowing).
 PIXELATED_CSS = """
 <style>
 img { image-rendering: pixelated; image-rendering: crisp-edges; }

@@ -120,10 +120,15 @@ def test_bad_directions_input_is_a_one_line_error(run, capsys, tmp_path, args, f
     assert not (tmp_path / "s.png").exists()
 
 
+def sensitivity_rows(out: str) -> list[list[str]]:
+    """The rows of `sensitivity`'s table: component, value."""
+    return [line.split() for line in out.splitlines() if line.strip()[:1].isdigit() and len(line.split()) == 2]
+
+
 def test_sensitivity_lists_components_by_size(run, capsys):
     code, out, _ = call(capsys, "sensitivity", run, "--seed", "3", "--top", "5")
     assert code == 0
-    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit() and len(line.split()) == 2]
+    rows = sensitivity_rows(out)
     values = [float(v) for _, v in rows]
     assert len(rows) == 5 and values == sorted(values, reverse=True)
     assert all(0 <= int(i) < Z_DIM for i, _ in rows) and len({i for i, _ in rows}) == 5
@@ -142,12 +147,12 @@ def test_sensitivity_heatmap_png(run, capsys, tmp_path):
 def test_sweep_of_the_most_sensitive_components(run, capsys, tmp_path):
     """`sweep --most-sensitive N` sweeps the components `sensitivity` lists first, in its order."""
     _, out, _ = call(capsys, "sensitivity", run, "--seed", "3", "--top", "3")
-    top = [line.split()[0] for line in out.splitlines() if line.strip()[:1].isdigit() and len(line.split()) == 2]
+    top = [component for component, _ in sensitivity_rows(out)]
     png = tmp_path / "sweep.png"
     code, out, _ = call(capsys, "sweep", run, "--seed", "3", "--most-sensitive", "3", "--columns", "4",
                         "--scale", "1", "--out", png)
     assert code == 0 and f"components {','.join(top)} x 4 values" in out
-    assert png_size(png)[1] > png_size(png)[0] / 4 * 2  # three rows of four
+    assert png_size(png) == (4 * (SIZE + 2) + 2, 3 * (SIZE + 2) + 2)  # three rows of four, make_grid's 2 px padding
     one_line_error(call(capsys, "sweep", run, "--most-sensitive", "0", "--out", png), "--most-sensitive")
 
 
