@@ -27,7 +27,8 @@ import torch.nn as nn
 from dcgan.config import TrainConfig
 from dcgan.data import BatchSource, load_dataset
 from dcgan.nets.models import Discriminator, Generator
-from dcgan.runs.rundir import RunDir, read_jsonl
+from dcgan.runs.files import read_jsonl
+from dcgan.runs.rundir import RunDir
 from dcgan.training.loop import Trainer, train
 from dcgan.training.step import train_step
 

@@ -252,7 +252,7 @@ def cmd_resume(args) -> int:
 def _started_at() -> float | None:
     # this process's start, not the moment training begins: a Stop pressed while the trainer was
     # still importing torch is a request to this trainer, and is honoured
-    from .runs.rundir import process_started_at
+    from .runs.processes import process_started_at
     return process_started_at() or PROCESS_IMPORTED_AT
 
 

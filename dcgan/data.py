@@ -236,7 +236,7 @@ def _decode_folder(root: Path, paths: list[Path], image_size: int, channels: int
             skipped.append(rel)
     images = np.stack(arrays) if arrays else np.zeros((0, channels, image_size, image_size), np.uint8)
     try:
-        from .runs.rundir import atomic_write_bytes
+        from .runs.files import atomic_write_bytes
         buffer = io.BytesIO()
         np.savez(buffer, images=images, decoded=np.array(decoded, dtype=str), skipped=np.array(skipped, dtype=str))
         cache.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,8 @@ from PIL import Image
 from dcgan.runs.checkpoint import CheckpointError, load_run_generator
 from dcgan.config import bounds_text, in_bounds
 from dcgan.explore.imaging import png_bytes
-from dcgan.runs.rundir import ACTIVE_STATES, RunDir, list_runs, read_json, state_label
+from dcgan.runs.files import read_json
+from dcgan.runs.rundir import ACTIVE_STATES, RunDir, list_runs, state_label
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUN = "mnist"

@@ -17,7 +17,8 @@ from streamlit.testing.v1 import AppTest
 
 from dcgan.config import TrainConfig
 from dcgan.training.launch import wait_for_state
-from dcgan.runs.rundir import RunDir, atomic_write_json
+from dcgan.runs.files import atomic_write_json
+from dcgan.runs.rundir import RunDir
 from dcgan.training.loop import train
 from explorer import charts
 

@@ -16,7 +16,8 @@ import pytest
 
 from dcgan.config import TrainConfig
 from dcgan.training.launch import wait_for_state
-from dcgan.runs.rundir import RunDir, atomic_write_json, jsonl_line
+from dcgan.runs.files import atomic_write_json, jsonl_line
+from dcgan.runs.rundir import RunDir
 from test_app import TINY, app_checkpoints, app_tiny_checkpoints, errors, image_urls, open_app  # noqa: F401
 from explorer import charts
 

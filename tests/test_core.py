@@ -22,7 +22,8 @@ from dcgan.data import BatchSource, DataError, load_dataset, load_folder, load_t
 from dcgan.explore.imaging import gif_bytes, gif_frame_count, make_grid, upscale
 from dcgan.explore.latent import interpolate, lerp, slerp, sweep, z_from_seed
 from dcgan.nets.models import Discriminator, Generator
-from dcgan.runs.rundir import RunDir, list_runs, read_jsonl
+from dcgan.runs.files import read_jsonl
+from dcgan.runs.rundir import RunDir, list_runs
 from dcgan.training.balance import balance_lrs
 from dcgan.nets.losses import d_loss, g_nonsaturating_loss
 from dcgan.training.resume import resume_config
@@ -384,7 +385,7 @@ def test_launch_refuses_a_bad_folder_and_reports_a_trainer_that_died(tmp_path):
     with pytest.raises(DataError, match="no images"):
         start_training(tiny("f", dataset="folder", image_folder=str(tmp_path / "empty")), tmp_path)
     run = RunDir(tmp_path / "dead")
-    from dcgan.runs.rundir import atomic_write_json
+    from dcgan.runs.files import atomic_write_json
     atomic_write_json(run.status_path, {"state": "starting", "pid": None, "heartbeat": time.time()})
     atomic_write_json(run.launch_path, {"pid": 2 ** 22 + 4321})
     assert run.status()["state"] == "failed" and "train.log" in run.status()["error"]
@@ -422,7 +423,7 @@ def test_readers_tolerate_torn_lines_and_dead_trainers(tmp_path):
 
 
 def test_list_runs_includes_a_run_still_starting(tmp_path):
-    from dcgan.runs.rundir import atomic_write_json
+    from dcgan.runs.files import atomic_write_json
     train(tiny("done"), tmp_path, progress=False)
     starting = RunDir(tmp_path / "new")
     atomic_write_json(starting.status_path, {"state": "starting", "pid": None, "heartbeat": time.time()})

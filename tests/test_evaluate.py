@@ -20,7 +20,8 @@ from dcgan.evaluation.report import format_report, load_report
 from dcgan.evaluation.nearest import nearest_neighbour_strip
 from dcgan.evaluation.metrics import class_shares, memorisation
 from dcgan.nets.models import Generator
-from dcgan.runs.rundir import RunDir, atomic_write_json
+from dcgan.runs.files import atomic_write_json
+from dcgan.runs.rundir import RunDir
 from dcgan.training.loop import train
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,7 +28,8 @@ from dcgan.training import faults
 from dcgan.runs.checkpoint import load_run_generator, load_training_state
 from dcgan.config import ConfigError, TrainConfig
 from dcgan.training.launch import start_training, stop_training, wait_for_state
-from dcgan.runs.rundir import ACTIVE_STATES, TEMP_SUFFIX, RunDir, WriteError, list_runs, read_json
+from dcgan.runs.files import TEMP_SUFFIX, WriteError, read_json
+from dcgan.runs.rundir import ACTIVE_STATES, RunDir, list_runs
 from dcgan.training.resume import resume_config
 from dcgan.training.loop import train
 

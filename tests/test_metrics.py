@@ -185,7 +185,7 @@ def test_eval_log_readers_tolerate_a_torn_line_and_find_warnings(tmp_path):
 
 
 def test_resume_may_turn_evaluation_on(tmp_path):
-    from dcgan.runs.rundir import atomic_write_json
+    from dcgan.runs.files import atomic_write_json
     from dcgan.training.resume import resume_config
     run = RunDir(tmp_path / "r")
     atomic_write_json(run.config_path, TrainConfig(run_name="r", dataset="mnist", steps=10).to_dict())

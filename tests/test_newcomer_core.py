@@ -28,7 +28,9 @@ from dcgan.config import ConfigError, TrainConfig
 from dcgan.data import DataError, dataset_warnings
 from dcgan.training.health import divergence, divergence_window
 from dcgan.runs.importer import ImportFitError, read_tensors
-from dcgan.runs.rundir import RunDir, atomic_write_json, jsonl_line, process_started_at, read_jsonl, state_label
+from dcgan.runs.files import atomic_write_json, jsonl_line, read_jsonl
+from dcgan.runs.processes import process_started_at
+from dcgan.runs.rundir import RunDir, state_label
 from dcgan.training.loop import TrainingFailed, train
 from dcgan.training.resume import resume_config
 
@@ -142,7 +144,7 @@ def test_a_stop_request_made_while_the_trainer_was_starting_is_honoured(stopped)
 
 
 def test_process_started_at_is_the_process_start():
-    code = "import time; from dcgan.runs.rundir import process_started_at; print(time.time() - process_started_at())"
+    code = "import time; from dcgan.runs.processes import process_started_at; print(time.time() - process_started_at())"
     out = subprocess.run([sys.executable, "-c", f"import time; time.sleep(0.5); {code}"], capture_output=True,
                          text=True, check=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT))).stdout
     assert 0.5 <= float(out) < 30
@@ -615,7 +617,7 @@ def test_stop_of_a_run_still_starting_from_its_request(tmp_path):
 
 def test_stop_signals_only_a_trainer_it_has_seen_alive_here(tmp_path, monkeypatch):
     import socket
-    from dcgan.runs.rundir import process_start
+    from dcgan.runs.processes import process_start
     killed = []
     real_kill = os.kill
     # os.kill(pid, 0), the liveness probe, still runs: only what would be a signal is recorded

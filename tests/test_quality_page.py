@@ -11,7 +11,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dcgan.config import TrainConfig
-from dcgan.runs.rundir import RunDir, atomic_write_json, jsonl_line
+from dcgan.runs.files import atomic_write_json, jsonl_line
+from dcgan.runs.rundir import RunDir
 from dcgan.training.loop import train
 from explorer import charts
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ..explore.imaging import as_float_images
 from ..runs.checkpoint import CheckpointError, state_dict_problem
 from ..config import IMAGE_SIZES
-from ..runs.rundir import atomic_write_bytes, atomic_write_json, read_json
+from ..runs.files import atomic_write_bytes, atomic_write_json, read_json
 
 EVALUATOR_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "evaluators"
 

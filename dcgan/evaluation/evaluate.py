@@ -12,7 +12,8 @@ import torch.nn as nn
 
 from ..data import DataError, load_dataset
 from ..runs.checkpoint import CheckpointError, resolve_generator
-from ..runs.rundir import RunDir, read_json
+from ..runs.files import read_json
+from ..runs.rundir import RunDir
 from .classifier import CLASS_NAMES, CLASSIFIER_OF, evaluator_for, load_classifier
 from ..explore.imaging import to_uint8_nchw
 from ..explore.latent import generate_tensor

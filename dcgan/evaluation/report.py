@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..runs.rundir import RunDir, atomic_write_json, is_number, is_step, read_json
+from ..runs.files import atomic_write_json, read_json
+from ..runs.records import is_number, is_step
+from ..runs.rundir import RunDir
 from .embedding import CONFIDENT
 from .evaluate import KNN_K
 from .metrics import COVERED, MEMORISED_SHARE

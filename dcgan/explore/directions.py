@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .latent import check_z, generate
-from ..runs.rundir import atomic_write_json
+from ..runs.files import atomic_write_json
 
 Progress = Callable[[int, int], None]
 

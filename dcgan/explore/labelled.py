@@ -255,7 +255,7 @@ def classifier_label_fn(dataset: str, classes: Sequence[str] = ()) -> tuple[Clas
     """(label_fn, class names) from the evaluator's classifier for a dataset, or for a folder whose
     class sub-folders are `classes`; NoClassifierError (one line) when there is none."""
     from ..runs.checkpoint import CheckpointError
-    from ..runs.rundir import read_json
+    from ..runs.files import read_json
     from ..evaluation.classifier import CLASS_NAMES, evaluator_for, load_classifier
     hint = "labelled directions need a classifier for this dataset; SeFa and sensitivity still work"
     if dataset not in LABELLED_DATASETS:

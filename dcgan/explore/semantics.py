@@ -9,7 +9,8 @@ import torch
 
 from ..config import PROJECT_ROOT, ConfigError, TrainConfig
 from ..data import folder_labels
-from ..runs.rundir import RunDir, read_json
+from ..runs.files import read_json
+from ..runs.rundir import RunDir
 from .directions import METHODS, Directions, Progress, directions_path, load_directions, move, save_directions, sefa
 from .labelled import NoClassifierError, classifier_label_fn, labelled_directions
 from .sensitivity import local_directions

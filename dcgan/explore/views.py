@@ -13,7 +13,8 @@ import torch
 
 from .imaging import gif_bytes, label_grid, make_grid, png_bytes, upscale
 from .latent import check_z, generate, interpolate, sweep
-from ..runs.rundir import RunDir, npy_bytes
+from ..runs.files import npy_bytes
+from ..runs.rundir import RunDir
 
 Progress = Callable[[int, int], None]
 

@@ -14,7 +14,8 @@ from safetensors.torch import save as st_save
 
 from ..config import ConfigError, ModelConfig, TrainConfig
 from ..nets.models import Discriminator, Generator
-from .rundir import RunDir, atomic_write_bytes, atomic_write_json, read_json
+from .files import atomic_write_bytes, atomic_write_json, read_json
+from .rundir import RunDir
 
 
 class CheckpointError(RuntimeError):

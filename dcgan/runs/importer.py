@@ -26,7 +26,8 @@ from .checkpoint import CheckpointError, export_generator, state_dict_problem, w
 from ..config import IMAGE_SIZES, RUN_NAME_RE, ConfigError, ModelConfig, TrainConfig
 from ..explore.imaging import make_grid, png_bytes, to_uint8
 from ..nets.models import Generator, base_size
-from .rundir import RunDir, atomic_write_bytes, atomic_write_json, npy_bytes, validate_run_name
+from .files import atomic_write_bytes, atomic_write_json, npy_bytes
+from .rundir import RunDir, validate_run_name
 
 # wrappers that prefix every key: DataParallel / DistributedDataParallel, and torch.compile
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")

@@ -8,7 +8,8 @@ import statistics
 from pathlib import Path
 
 from ..evaluation.report import load_report
-from .rundir import RunDir, atomic_write_bytes, state_label
+from .files import atomic_write_bytes
+from .rundir import RunDir, state_label
 
 DATA_NOTES = {
     "mnist": "MNIST training split (60,000 digits, 28x28 grey; LeCun, Cortes, Burges; CC BY-SA 3.0).",

@@ -1,27 +1,24 @@
 """The run directory: the one contract between the trainer process and its readers (CLI, app).
 
 The layout of checkpoints/<run_name>/ is documented in one place: README.md, "Run directory".
-The path of each file is a property of RunDir below.
-
-Every file a reader can see is replaced atomically (temp file + os.replace); metrics.jsonl is only
-appended, one flushed line per step, and readers skip a torn last line.
+The path of each file is a property of RunDir below; how they are written and read safely is
+runs/files.py, which records are usable runs/records.py.
 """
 from __future__ import annotations
 
-import errno
 import fcntl
-import json
 import math
 import os
 import re
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..training import faults
 from ..config import RUN_NAME_RE, ConfigError, TrainConfig
+from .files import TEMP_SUFFIX, Records, atomic_write_bytes, atomic_write_json, read_json, read_json_object, read_jsonl
+from .processes import pid_alive, process_start
+from .records import is_number, is_step, valid_eval_record, valid_metrics_record, valid_records
 
 # 'interrupted' is never written: readers report it for a 'running' run whose trainer is gone
 STATES = ("starting", "running", "finished", "stopped", "failed", "interrupted")
@@ -30,177 +27,6 @@ START_TIMEOUT_S = 120.0  # a trainer that has not written its status by then did
 # a trainer on another host cannot be asked for its pid: silence this long means it is gone
 REMOTE_STALE_S = 600.0
 SNAPSHOT_RE = re.compile(r"^grid_(\d{6,})\.png$")
-TEMP_SUFFIX = ".tmp"  # atomic_write_bytes' temporary files; a killed writer can leave one behind
-
-
-class WriteError(OSError):
-    """A run file that could not be written (disk full, read-only folder, no permission); the
-    file as it was is untouched."""
-
-    HINTS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
-             errno.EROFS: "the file system is read-only", errno.EACCES: "no permission to write there",
-             errno.EPERM: "no permission to write there"}
-
-    def __init__(self, path: Path, error: OSError):
-        why = self.HINTS.get(error.errno, error.strerror or str(error))
-        super().__init__(error.errno, f"cannot write {path}: {why}")
-
-    def __str__(self) -> str:
-        return self.strerror
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=TEMP_SUFFIX)
-    except OSError as e:
-        raise WriteError(path, e) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if faults.armed:  # tests only: stop, die or fail half-way through the write
-                data = faults.half_write(f, data, f"write:{path.name}")
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; run files are meant to be shared and committed
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError) and not isinstance(e, WriteError):
-            raise WriteError(path, e) from None
-        raise
-    if faults.armed:
-        faults.hit(f"replaced:{path.name}")
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
-
-
-def read_json(path: Path) -> dict | None:
-    """A JSON object file, or None when it is missing, unreadable or not an object."""
-    return read_json_object(path)[0]
-
-
-def read_json_object(path: Path) -> tuple[dict | None, str | None]:
-    """A JSON object file and None, or None and why it cannot be used ('config.json is missing',
-    '... is not valid JSON', '... is not a JSON object'), one line for the user."""
-    name = Path(path).name
-    try:
-        data = json.loads(Path(path).read_bytes())
-    except FileNotFoundError:
-        return None, f"{name} is missing"
-    except IsADirectoryError:
-        return None, f"{name} is a folder, not a file"
-    except OSError as e:
-        return None, f"{name} cannot be read ({e.strerror or e})"
-    # binary junk (UnicodeDecodeError is a ValueError) and absurd nesting (RecursionError) alike
-    except (ValueError, RecursionError):
-        return None, f"{name} is not valid JSON"
-    if not isinstance(data, dict):
-        return None, f"{name} is not a JSON object"
-    return data, None
-
-
-def jsonl_line(record: dict) -> str:
-    """One compact JSON object and its newline: the unit metrics.jsonl is appended in."""
-    return json.dumps(record, separators=(",", ":")) + "\n"
-
-
-def npy_bytes(array) -> bytes:
-    """A float32 array as .npy bytes (no pickle), for fixed_z.npy and z downloads alike."""
-    import io
-
-    import numpy as np
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(array, dtype=np.float32), allow_pickle=False)
-    return buf.getvalue()
-
-
-class Records(list):
-    """Records read from a .jsonl file; `skipped` counts the damaged lines left out (a torn last
-    line, which a writer may still be appending, is not counted)."""
-
-    skipped: int = 0
-
-    def __init__(self, records=(), skipped: int = 0):
-        super().__init__(records)
-        self.skipped = skipped
-
-
-def read_jsonl(path: Path, tail_bytes: int | None = None) -> Records:
-    """All complete records (or those in the last tail_bytes). A torn last line (a writer
-    mid-append) is left out; so is, and counted in .skipped, any line that is not a JSON object:
-    junk, invalid UTF-8, a JSON list or number, the NUL bytes a power cut leaves."""
-    records = Records()
-    try:
-        with open(path, "rb") as f:
-            if tail_bytes is not None and f.seek(0, os.SEEK_END) > tail_bytes:
-                f.seek(-tail_bytes, os.SEEK_END)
-                f.readline()  # most likely the end of a record cut in two: not a record
-            elif tail_bytes is not None:
-                f.seek(0)  # a file shorter than the tail: all of it (the size check went to its end)
-            for line in f:
-                if not line.endswith(b"\n"):
-                    break
-                record = _jsonl_record(line)
-                if record is not None:
-                    records.append(record)
-                if record is None or b"\0" in line:
-                    records.skipped += bool(line.strip())
-    except FileNotFoundError:
-        pass
-    return records
-
-
-def _jsonl_record(line: bytes) -> dict | None:
-    # a power cut can leave NUL bytes where lines were; what follows the last of them is a line
-    # appended after it, so it is read rather than lost with them
-    line = line.rpartition(b"\0")[2]
-    try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        return None
-    return record if isinstance(record, dict) else None
-
-
-# the numbers the trainer writes into metrics.jsonl and eval.jsonl (dcgan/training/, dcgan/evaluation/);
-# a record where one of them is not a number is damaged and left out by the readers below
-METRIC_NUMBERS = ("epoch", "time", "loss_d", "loss_g", "d_x", "d_g_z", "d_g_z_after", "acc_real", "acc_fake",
-                  "lr_d", "lr_g", "images_per_s")
-EVAL_NUMBERS = ("images", "fid", "precision", "recall", "classes_covered", "class_kl", "modes_covered", "modes_kl",
-                "confident_fraction", "seconds")
-MAX_NUMBER = 2.0 ** 63  # JSON allows integers too big for a float, which every chart would choke on
-
-
-def is_number(value) -> bool:
-    """A finite int or float that converts to a float (bool is no number here)."""
-    return type(value) in (int, float) and value - value == 0 and -MAX_NUMBER < value < MAX_NUMBER
-
-
-def is_step(value) -> bool:
-    return type(value) is int and 0 <= value < MAX_NUMBER
-
-
-def valid_metrics_record(record: dict) -> bool:
-    """A metrics.jsonl record every reader can use: a step, and numbers where numbers belong."""
-    return is_step(record.get("step")) and all(is_number(record[k]) for k in METRIC_NUMBERS if k in record)
-
-
-def valid_eval_record(record: dict) -> bool:
-    """An eval.jsonl record every reader can use: a step, numbers, its floor a dict of numbers,
-    class shares a list of numbers, a warning a string."""
-    if not (is_step(record.get("step")) and all(is_number(record[k]) for k in EVAL_NUMBERS if k in record)):
-        return False
-    floor, share = record.get("floor", {}), record.get("class_share", [])
-    return (isinstance(floor, dict) and all(is_number(floor[k]) for k in EVAL_NUMBERS if k in floor)
-            and isinstance(share, list) and all(map(is_number, share))
-            and isinstance(record.get("collapse_warning", ""), str))
-
-
-def valid_records(records: Records, valid) -> Records:
-    kept = Records([r for r in records if valid(r)], records.skipped)
-    kept.skipped += len(records) - len(kept)
-    return kept
 
 
 def step_name(step: int) -> str:
@@ -212,36 +38,6 @@ def validate_run_name(name: str) -> str:
         raise ConfigError(f"bad run name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
                           "starting with a letter or digit")
     return name
-
-
-def process_start(pid: int) -> int | None:
-    """When process pid started (clock ticks since boot, /proc/PID/stat field 22), to tell it from a
-    later process that got the same pid; None where /proc is not there."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def pid_alive(pid: int | None, start: int | None = None) -> bool:
-    """Whether process pid runs (not a zombie) and, given its start time, is still that process."""
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    if start is not None and process_start(pid) not in (start, None):
-        return False  # the pid was reused by a process started later
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):
-        return False
-    except PermissionError:
-        return True
-    # a zombie child (exited, not yet reaped by the app that launched it) is not running
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 @dataclass
@@ -463,17 +259,6 @@ def state_label(status: dict) -> str:
     if isinstance(diverged, dict) and is_step(diverged.get("step")):
         label += f" · diverged at step {diverged['step']}"
     return label
-
-
-def process_started_at(pid: int | None = None) -> float | None:
-    """When process pid (default: this one) started, as a time.time() value, from /proc; None where
-    /proc is not there. Its age is measured on the boot clock /proc counts in, which wall-clock
-    changes do not move."""
-    start = process_start(os.getpid() if pid is None else pid)
-    if start is None:
-        return None
-    age = time.clock_gettime(time.CLOCK_BOOTTIME) - start / os.sysconf("SC_CLK_TCK")
-    return time.time() - age
 
 
 def list_runs(checkpoints: str | Path) -> list[RunDir]:

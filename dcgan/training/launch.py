@@ -13,7 +13,9 @@ from pathlib import Path
 
 from ..config import PROJECT_ROOT, ConfigError, TrainConfig
 from ..data import check_source
-from ..runs.rundir import ACTIVE_STATES, RunDir, WriteError, atomic_write_json, pid_alive
+from ..runs.files import WriteError, atomic_write_json
+from ..runs.processes import pid_alive
+from ..runs.rundir import ACTIVE_STATES, RunDir
 
 
 

@@ -23,9 +23,8 @@ from ..nets.models import Discriminator, Generator
 from ..runs.checkpoint import (
     CheckpointError, checkpoint_step, export_generator, load_training_state, save_training_state, state_dict_problem
 )
-from ..runs.rundir import (
-    RunDir, WriteError, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes, read_json
-)
+from ..runs.files import WriteError, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes, read_json
+from ..runs.rundir import RunDir
 from .balance import balance_lrs, set_lr
 from .distributed import SINGLE, World
 from .step import train_step

@@ -5,7 +5,9 @@ from pathlib import Path
 
 from ..config import ConfigError, TrainConfig, resume_fields
 from ..runs.checkpoint import checkpoint_step
-from ..runs.rundir import RunDir, is_step, read_json
+from ..runs.files import read_json
+from ..runs.records import is_step
+from ..runs.rundir import RunDir
 
 # the fields marked resume=True in the schema: they change no weights already trained
 RESUME_OVERRIDES = resume_fields()

@@ -1,0 +1,147 @@
+"""Crash-safe run files: atomic replacement of whole files, and readers that tolerate what a killed
+writer or a power cut leaves (a torn last JSONL line, NUL bytes, junk).
+
+Every file a reader can see is replaced atomically (temp file + os.replace); .jsonl logs are only
+appended, one flushed line per record, and readers skip a torn last line.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ..training import faults
+
+TEMP_SUFFIX = ".tmp"  # atomic_write_bytes' temporary files; a killed writer can leave one behind
+
+
+class WriteError(OSError):
+    """A run file that could not be written (disk full, read-only folder, no permission); the
+    file as it was is untouched."""
+
+    HINTS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+             errno.EROFS: "the file system is read-only", errno.EACCES: "no permission to write there",
+             errno.EPERM: "no permission to write there"}
+
+    def __init__(self, path: Path, error: OSError):
+        why = self.HINTS.get(error.errno, error.strerror or str(error))
+        super().__init__(error.errno, f"cannot write {path}: {why}")
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=TEMP_SUFFIX)
+    except OSError as e:
+        raise WriteError(path, e) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if faults.armed:  # tests only: stop, die or fail half-way through the write
+                data = faults.half_write(f, data, f"write:{path.name}")
+            f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; run files are meant to be shared and committed
+        os.replace(tmp, path)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and not isinstance(e, WriteError):
+            raise WriteError(path, e) from None
+        raise
+    if faults.armed:
+        faults.hit(f"replaced:{path.name}")
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def read_json(path: Path) -> dict | None:
+    """A JSON object file, or None when it is missing, unreadable or not an object."""
+    return read_json_object(path)[0]
+
+
+def read_json_object(path: Path) -> tuple[dict | None, str | None]:
+    """A JSON object file and None, or None and why it cannot be used ('config.json is missing',
+    '... is not valid JSON', '... is not a JSON object'), one line for the user."""
+    name = Path(path).name
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except FileNotFoundError:
+        return None, f"{name} is missing"
+    except IsADirectoryError:
+        return None, f"{name} is a folder, not a file"
+    except OSError as e:
+        return None, f"{name} cannot be read ({e.strerror or e})"
+    # binary junk (UnicodeDecodeError is a ValueError) and absurd nesting (RecursionError) alike
+    except (ValueError, RecursionError):
+        return None, f"{name} is not valid JSON"
+    if not isinstance(data, dict):
+        return None, f"{name} is not a JSON object"
+    return data, None
+
+
+def jsonl_line(record: dict) -> str:
+    """One compact JSON object and its newline: the unit metrics.jsonl is appended in."""
+    return json.dumps(record, separators=(",", ":")) + "\n"
+
+
+def npy_bytes(array) -> bytes:
+    """A float32 array as .npy bytes (no pickle), for fixed_z.npy and z downloads alike."""
+    import io
+
+    import numpy as np
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array, dtype=np.float32), allow_pickle=False)
+    return buf.getvalue()
+
+
+class Records(list):
+    """Records read from a .jsonl file; `skipped` counts the damaged lines left out (a torn last
+    line, which a writer may still be appending, is not counted)."""
+
+    skipped: int = 0
+
+    def __init__(self, records=(), skipped: int = 0):
+        super().__init__(records)
+        self.skipped = skipped
+
+
+def read_jsonl(path: Path, tail_bytes: int | None = None) -> Records:
+    """All complete records (or those in the last tail_bytes). A torn last line (a writer
+    mid-append) is left out; so is, and counted in .skipped, any line that is not a JSON object:
+    junk, invalid UTF-8, a JSON list or number, the NUL bytes a power cut leaves."""
+    records = Records()
+    try:
+        with open(path, "rb") as f:
+            if tail_bytes is not None and f.seek(0, os.SEEK_END) > tail_bytes:
+                f.seek(-tail_bytes, os.SEEK_END)
+                f.readline()  # most likely the end of a record cut in two: not a record
+            elif tail_bytes is not None:
+                f.seek(0)  # a file shorter than the tail: all of it (the size check went to its end)
+            for line in f:
+                if not line.endswith(b"\n"):
+                    break
+                record = _jsonl_record(line)
+                if record is not None:
+                    records.append(record)
+                if record is None or b"\0" in line:
+                    records.skipped += bool(line.strip())
+    except FileNotFoundError:
+        pass
+    return records
+
+
+def _jsonl_record(line: bytes) -> dict | None:
+    # a power cut can leave NUL bytes where lines were; what follows the last of them is a line
+    # appended after it, so it is read rather than lost with them
+    line = line.rpartition(b"\0")[2]
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+    return record if isinstance(record, dict) else None
