@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import machine, machine_text, progress  # noqa: E402
-from dcgan.evaluation.evaluate import DEFAULT_SAMPLES  # noqa: E402
+from dcgan.evaluation.evaluate import default_samples  # noqa: E402
 from dcgan.presets import RECIPES, preset_values  # noqa: E402
 from dcgan.runs.rundir import RunDir  # noqa: E402
 
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.table).write_text(text + "\n")
     if args.plot:
         plot(ordered, Path(args.plot), f"{args.dataset}: FID over wall time, {args.minutes:g} min per variant",
-             DEFAULT_SAMPLES.get(args.dataset, 2000))  # what `evaluate` draws, as evaluate() chooses
+             default_samples(args.dataset))
     return 0
 
 

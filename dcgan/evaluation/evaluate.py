@@ -32,6 +32,11 @@ MEMORISATION_MAX = 2000  # generated and test images checked against the whole t
 DEFAULT_SAMPLES = {"stacked-mnist": 26_000}  # VEEGAN / PacGAN count modes over 26,000 samples
 
 
+def default_samples(dataset: str) -> int:
+    """How many images evaluate() generates when not told."""
+    return DEFAULT_SAMPLES.get(dataset, 2000)
+
+
 STACKED_REFERENCE = 5000  # Stacked MNIST test images for FID / precision / recall: three classifier passes each
 
 
@@ -100,7 +105,7 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
         raise CheckpointError(f"the evaluator knows {', '.join(CLASSIFIER_OF)} and folder runs, not {dataset!r} "
                               "(pass dataset=... for a bare weights file)")
     cfg.update(image_size=G.image_size, channels=G.channels)
-    samples = samples or DEFAULT_SAMPLES.get(dataset, 2000)
+    samples = samples or default_samples(dataset)
     if step is None and p.is_dir():
         step = (read_json(RunDir(p).generator_config_path) or {}).get("step")
     report = {"model": str(model), "step": step, "dataset": dataset, "samples": samples, "seed": seed}
