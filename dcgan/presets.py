@@ -61,7 +61,8 @@ PRESETS.update({
     # about 10 minutes on 2 CPU cores (30 steps/s)
     "mnist28-rpgan": dict(RECIPE_28, dataset="mnist", channels=1, steps=18000),
     "fashion28-rpgan": dict(RECIPE_28, dataset="fashion-mnist", channels=1, steps=18000),
-    # Stacked MNIST: three digits as RGB, 1000 modes; about an hour
+    # Stacked MNIST: three digits as RGB, 1000 modes; 90,000 steps: about 2.5 hours on 2 CPU cores at the
+    # 10 steps/s measured 2026-12-02 (docs/quality.md), when this machine ran about 3x slower than the day before
     "stacked28-rpgan": dict(RECIPE_28, dataset="stacked-mnist", channels=3, steps=90000, snapshot_every=1000,
                                 snapshot_weights_every=10, checkpoint_every=2000, log_every=1000),
     # 64 px faces (any grey folder of faces; the shipped model: the faces' 13k photos): the same nets one
