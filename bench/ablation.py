@@ -169,22 +169,32 @@ def cell(value, digits: int = 2) -> str:
     return "" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
 
 
+def how_run(r: dict) -> str:
+    threads = f"{r['threads']} thread{'s' if r['threads'] > 1 else ''}"
+    return f"{threads}, alone" if r["parallel"] == 1 else f"{threads}, {r['parallel']} at once"
+
+
 def markdown_table(results: list[dict], dataset: str) -> str:
     stacked = dataset == "stacked-mnist"
-    cols = ["variant", "what it adds", "steps", "FID", "precision", "recall",
-            "modes" if stacked else "classes", "KL" if stacked else "confident"]
+    # rows run on different shares of the machine are not comparable by wall time: say so in the row
+    mixed = len({how_run(r) for r in results}) > 1
+    cols = ["variant", "what it adds", *(["ran"] if mixed else []), "steps", "FID", "precision", "recall",
+            *(["modes", "KL", "all three confident"] if stacked else ["classes", "confident"])]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    floor = results[0]["floor"] if results else {}
+
+    def figures(g: dict) -> list[str]:
+        cells = [cell(g.get("fid")), cell(g.get("precision")), cell(g.get("recall"))]
+        cells += [cell(g.get("modes_covered")), cell(g.get("modes_kl"), 3)] if stacked else [
+            cell(g.get("classes_covered"))]
+        share = g.get("confident_fraction")
+        return cells + ["" if share is None else f"{100 * share:.1f} %"]
+
     for r in results:
-        g = r["generated"]
-        lines.append("| " + " | ".join([
-            r["variant"], r["description"], f"{r['steps']:,}", cell(g.get("fid")), cell(g.get("precision")),
-            cell(g.get("recall")), cell(g.get("modes_covered" if stacked else "classes_covered")),
-            cell(g.get("modes_kl"), 3) if stacked else f"{100 * g.get('confident_fraction', 0):.1f} %"]) + " |")
-    lines.append("| real data (floor) | as many real training images, scored the same way | | " + " | ".join([
-        cell(floor.get("fid")), cell(floor.get("precision")), cell(floor.get("recall")),
-        cell(floor.get("modes_covered" if stacked else "classes_covered")),
-        cell(floor.get("modes_kl"), 3) if stacked else f"{100 * floor.get('confident_fraction', 0):.1f} %"]) + " |")
+        lines.append("| " + " | ".join([r["variant"], r["description"], *([how_run(r)] if mixed else []),
+                                        f"{r['steps']:,}", *figures(r["generated"])]) + " |")
+    floor = results[0]["floor"] if results else {}
+    lines.append("| " + " | ".join(["real data (floor)", "as many real training images, scored the same way",
+                                    *([""] if mixed else []), "", *figures(floor)]) + " |")
     return "\n".join(lines)
 
 

@@ -76,3 +76,27 @@ def test_verdicts_use_the_ratio_when_there_is_a_baseline():
     assert Row("t", "x", 94.0, "img/s", 100.0, "bare", Target(">=", 0.95)).passed is False
     assert Row("l", "x", 31.0, "ms", target=Target("<=", 30.0)).passed is False
     assert Row("l", "x", 31.0, "ms").passed is None
+
+
+def ablation_row(variant: str, threads: int, parallel: int, fid: float) -> dict:
+    generated = {"fid": fid, "precision": 0.5, "recall": 0.6, "confident_fraction": 0.336, "modes_covered": 999,
+                 "modes_kl": 0.0442}
+    return {"variant": variant, "description": f"{variant} text", "threads": threads, "parallel": parallel,
+            "steps": 12345, "minutes": 60.0, "generated": generated,
+            "floor": {"fid": 1.64, "precision": 0.92, "recall": 0.94, "confident_fraction": 0.938,
+                      "modes_covered": 1000, "modes_kl": 0.0228}}
+
+
+def test_ablation_table_says_how_rows_ran_when_they_differ_and_shows_stacked_figures():
+    from bench.ablation import markdown_table
+
+    same = markdown_table([ablation_row("plain", 1, 2, 30.0), ablation_row("ema", 1, 2, 29.0)], "stacked-mnist")
+    assert "| ran |" not in same  # one share of the machine for every row: nothing to say
+    mixed = markdown_table([ablation_row("plain", 1, 2, 30.0), ablation_row("recipe", 2, 1, 15.96)], "stacked-mnist")
+    header, _, plain, recipe, floor = mixed.splitlines()
+    assert header.split(" | ")[2:3] == ["ran"] and "all three confident" in header
+    assert "| 1 thread, 2 at once | 12,345 | 30.00 |" in plain
+    assert "| 2 threads, alone | 12,345 | 15.96 | 0.50 | 0.60 | 999 | 0.044 | 33.6 % |" in recipe
+    assert floor.endswith("| 1.64 | 0.92 | 0.94 | 1000 | 0.023 | 93.8 % |")
+    digits = markdown_table([ablation_row("plain", 1, 2, 17.5)], "mnist")
+    assert "| classes | confident |" in digits and "modes" not in digits and "KL" not in digits
