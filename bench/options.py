@@ -26,7 +26,7 @@ def train(args, name: str, extra: list[str], nproc: int, checkpoints: Path) -> f
     dataset = ["--dataset", "mnist", "--data-root", args.data_root] if args.mnist else ["--dataset", "synthetic"]
     cmd = ["-m", "dcgan", "train", "--checkpoints", str(checkpoints), "--run-name", name, *dataset,
            "--image-size", str(args.image_size), "--batch-size", str(args.batch_size), "--steps", str(args.steps),
-           "--device", args.device, "--quiet", *extra]
+           "--device", args.device, "--quiet", "--preset", "", *extra]
     if nproc > 1:
         cmd = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *cmd]
     env = dict(os.environ, PYTHONPATH=str(ROOT))

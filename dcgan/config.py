@@ -155,7 +155,7 @@ class TrainConfig:
     eval_every: int = option(0, "evaluate every N steps into eval.jsonl (0 = never); MNIST, Fashion-MNIST and "
                                 "Stacked MNIST only", "evaluation", 0, 10_000_000, resume=True)
     eval_samples: int = option(500, "generated images per evaluation", "evaluation", 100, 10_000, resume=True)
-    # speed options, off by default (README, Speed): bf16 autocast of the convolutions (slow on
+    # speed options, off by default (docs/speed.md): bf16 autocast of the convolutions (slow on
     # CPUs without bf16 units), and torch.compile of G and D for the training step (needs a C++
     # compiler and compiles before the first step; 1.2-1.4x at 28 px on the 2-core CPU, 1.06x at 64)
     precision: str = option("fp32", "bf16 autocasts the convolutions (fast on GPUs and CPUs with bf16 units)",

@@ -1,6 +1,6 @@
 """The run directory: the one contract between the trainer process and its readers (CLI, app).
 
-The layout of checkpoints/<run_name>/ is documented in one place: README.md, "Run directory".
+The layout of checkpoints/<run_name>/ is documented in one place: docs/run-directory.md.
 The path of each file is a property of RunDir below; how they are written and read safely is
 runs/files.py, which records are usable runs/records.py.
 """
