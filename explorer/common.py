@@ -164,10 +164,22 @@ def _cached_generator(run_path: str, step: int | None, mtime_ns: int) -> torch.n
     return load_run_generator(RunDir(Path(run_path)), step)
 
 
+NO_RUNS = "There are no runs yet. Start one on the Train page."
+
+
+def chosen_run() -> RunDir:
+    """The run picked in the sidebar; with no runs at all, the page says so and stops."""
+    run = st.session_state["selection"].run
+    if run is None:
+        st.error(NO_RUNS)
+        st.stop()
+    return run
+
+
 def load_generator(sel: Selection) -> torch.nn.Module | None:
     """The chosen generator, or None after showing st.error (no weights, corrupt file)."""
     if sel.run is None:
-        st.error("There are no runs yet. Start one on the Train page.")
+        st.error(NO_RUNS)
         return None
     if sel.step is None:
         st.error(f"Run **{sel.run.name}** has no generator weights yet (no final model and no snapshot "

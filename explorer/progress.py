@@ -6,17 +6,13 @@ import streamlit as st
 from dcgan.explore.views import progression_gif
 from dcgan.evaluation.evaluate import collapse_warnings
 from explorer.charts import auto_window, coverage_figure, discriminator_figure, fid_figure, loss_figure
-from explorer.common import bounded_number, progress_callback, show_image, skipped_lines_note
+from explorer.common import bounded_number, chosen_run, progress_callback, show_image, skipped_lines_note
 
 PLAY_EVERY_S = 0.7
 GRID_WIDTH_PX = 484  # a 64-image grid of 28 px digits, doubled
 
 st.title("Training progress")
-sel = st.session_state["selection"]
-if sel.run is None:
-    st.error("There are no runs yet. Start one on the Train page.")
-    st.stop()
-run = sel.run
+run = chosen_run()
 steps = run.snapshot_steps()
 if not steps:
     st.error(f"Run **{run.name}** has no snapshots yet; the first one is written when training starts.")

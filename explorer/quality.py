@@ -15,14 +15,11 @@ from dcgan.evaluation.nearest import nearest_training_images
 from dcgan.explore.semantics import classifier_note
 from explorer.charts import (auto_window, class_histogram_figure, coverage_figure, fid_figure, loss_figure,
                              precision_recall_figure, report_rows)
-from explorer.common import run_config, show_image
+from explorer.common import chosen_run, run_config, show_image
 
 st.title("Quality")
 sel = st.session_state["selection"]
-if sel.run is None:
-    st.error("There are no runs yet. Start one on the Train page.")
-    st.stop()
-run = sel.run
+run = chosen_run()
 cfg = run_config(run)
 records = run.evaluations()
 report = load_report(run.path)

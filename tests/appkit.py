@@ -33,6 +33,17 @@ def browser_missing() -> str | None:
     return None
 
 
+def skip_module_without_browser() -> None:
+    """For a browser test module's top: skip it without the browser, or fail in CI, which requires one."""
+    import pytest  # here, not at the top: bench/ imports this module without pytest
+
+    why = browser_missing()
+    if why and os.environ.get("DCGAN_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{why} and DCGAN_REQUIRE_BROWSER=1", pytrace=False)
+    if why:
+        pytest.skip(why, allow_module_level=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -6,17 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 
-import pytest
+from appkit import CHROMIUM, skip_module_without_browser, streamlit_server
 
-from appkit import CHROMIUM, browser_missing, streamlit_server
-
-if browser_missing():
-    if os.environ.get("DCGAN_REQUIRE_BROWSER") == "1":  # CI: a missing browser is a failure
-        pytest.fail(f"{browser_missing()} and DCGAN_REQUIRE_BROWSER=1", pytrace=False)
-    pytest.skip(browser_missing(), allow_module_level=True)
+skip_module_without_browser()
 from playwright import sync_api  # noqa: E402
 
 from dcgan.config import TrainConfig
