@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dcgan.config import TrainConfig
@@ -22,8 +21,8 @@ from dcgan.runs.rundir import RunDir
 from dcgan.training.loop import train
 from explorer import charts
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-TIMEOUT_S = 120  # torch import and a busy 2-core machine
+from apptestkit import open_app
+
 TINY = dict(dataset="synthetic", batch_size=16, z_dim=16, g_width=16, d_width=16, grid_size=16, log_every=100)
 
 
@@ -37,23 +36,12 @@ def app_tiny_checkpoints(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def app_checkpoints(app_tiny_checkpoints, tmp_path, monkeypatch) -> Path:
+def app_checkpoints(app_tiny_checkpoints, tmp_path, app_env) -> Path:
     """A private copy of the tiny run's folder, which a test may add broken runs to."""
     root = tmp_path / "checkpoints"
     shutil.copytree(app_tiny_checkpoints, root)
-    monkeypatch.setenv("DCGAN_CHECKPOINTS", str(root))
-    st.cache_resource.clear()
-    yield root
-    st.cache_resource.clear()
-
-
-def open_app(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
-    at.run()
-    if page:
-        at.switch_page(f"explorer/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
+    app_env(root)
+    return root
 
 
 def image_urls(at: AppTest) -> list[str]:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 from dcgan.runs.checkpoint import checkpoint_step, resolve_generator

@@ -23,6 +23,7 @@ from safetensors.torch import load as st_load
 from streamlit.testing.v1 import AppTest
 
 import faultkit
+from apptestkit import open_app
 from faultkit import cli_out
 from dcgan.training import faults
 from dcgan.runs.checkpoint import load_run_generator, load_training_state
@@ -34,8 +35,6 @@ from dcgan.training.resume import resume_config
 from dcgan.training.loop import train
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "streamlit_app.py")
-APP_TIMEOUT_S = 120
 INTERVAL = 5  # checkpoint_every: a kill may cost at most this many steps
 TOTAL = 240  # room for 22 named and 4 random kills, each up to two intervals on, before the end
 CFG = dict(dataset="synthetic", image_size=28, batch_size=16, z_dim=16, g_width=8, d_width=8, grid_size=16,
@@ -96,24 +95,6 @@ def reference(tmp_path_factory) -> RunDir:
     t = faultkit.Trainer(trainer_argv(write_config(tmp / "ref.json", "ref"), tmp), tmp / "ref.log")
     assert t.join() == 0, t.log()
     return RunDir(tmp / "ref")
-
-
-@pytest.fixture
-def app_env(monkeypatch):
-    def use(root: Path) -> None:
-        monkeypatch.setenv("DCGAN_CHECKPOINTS", str(root))
-        st.cache_resource.clear()
-    yield use
-    st.cache_resource.clear()
-
-
-def open_app(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S)
-    at.run()
-    if page:
-        at.switch_page(f"explorer/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def button(at: AppTest, label: str):

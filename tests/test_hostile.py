@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 import torch
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 import faultkit
+from apptestkit import open_app
 from faultkit import cli_out
 from dcgan.training import launch
 from dcgan.runs.checkpoint import CheckpointError, checkpoint_step, load_run_generator, load_training_state
@@ -32,7 +31,6 @@ from dcgan.runs.rundir import RunDir, list_runs
 from dcgan.training.loop import train
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "streamlit_app.py")
 TINY = dict(dataset="synthetic", image_size=28, batch_size=16, z_dim=16, g_width=8, d_width=8, grid_size=16,
             steps=6, snapshot_every=3, checkpoint_every=3, log_every=1000, seed=1)
 
@@ -62,26 +60,6 @@ def root(runs, tmp_path) -> Path:
     root = tmp_path / "checkpoints"
     shutil.copytree(runs / "good", root / "good")
     return root
-
-
-@pytest.fixture
-def app_env(monkeypatch):
-    def use(root: Path) -> None:
-        monkeypatch.setenv("DCGAN_CHECKPOINTS", str(root))
-        st.cache_resource.clear()
-    yield use
-    st.cache_resource.clear()
-
-
-def open_app(page: str | None = None, run: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    if run:
-        at.selectbox(key="run").set_value(run).run()
-    if page:
-        at.switch_page(f"explorer/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def one_line_error(result: tuple[int, str, str], *fragments: str) -> None:

@@ -23,6 +23,8 @@ from dcgan.runs.importer import ImportFitError, import_generator, import_generat
 from dcgan.explore.latent import z_from_seed
 from dcgan.runs.rundir import RunDir, list_runs
 
+from apptestkit import open_app
+
 
 class ExamplesGenerator(nn.Module):
     """pytorch/examples dcgan/main.py's Generator (64 px), verbatim but for nz/ngf/nc as arguments."""
@@ -266,27 +268,12 @@ def test_existing_run_name_is_refused(tmp_path, capsys, netg_file):
 
 # --- the app's upload ----------------------------------------------------------------------------------
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-APP_TIMEOUT_S = 120  # torch import and a busy 2-core machine
-
-
 @pytest.fixture
-def app_env(tmp_path, monkeypatch):
-    import streamlit as st
+def app_root(tmp_path, app_env) -> Path:
+    """The app's checkpoints folder, empty (not even created): an import is its first run."""
     root = tmp_path / "checkpoints"
-    monkeypatch.setenv("DCGAN_CHECKPOINTS", str(root))
-    st.cache_resource.clear()
-    yield root
-    st.cache_resource.clear()
-
-
-def _train_page():
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S)
-    at.run()
-    at.switch_page("explorer/train.py").run()
-    assert not at.exception, at.exception
-    return at
+    app_env(root)
+    return root
 
 
 def _upload(at, name: str, data: bytes, run_name: str = "") -> None:
@@ -296,15 +283,15 @@ def _upload(at, name: str, data: bytes, run_name: str = "") -> None:
     assert not at.exception, at.exception
 
 
-def test_app_upload_imports_selects_and_every_page_opens_the_run(app_env):
+def test_app_upload_imports_selects_and_every_page_opens_the_run(app_root):
     net = trained_looking(ExamplesGenerator(nz=16, ngf=8, nc=3))
-    at = _train_page()  # an empty folder: the import is offered beside the first run's form
+    at = open_app("train")  # an empty folder: the import is offered beside the first run's form
     _upload(at, "netG_epoch_7.pth", _save(net.state_dict()), "uploaded")
     assert at.selectbox(key="run").value == "uploaded"
     assert any("Imported netG_epoch_7.pth as run **uploaded**" in s.value for s in at.success)
     assert any("imported from" in c.value for c in at.sidebar.caption)
     assert not [e.value for e in at.error]
-    cfg = TrainConfig.load(app_env / "uploaded" / "config.json")
+    cfg = TrainConfig.load(app_root / "uploaded" / "config.json")
     assert (cfg.image_size, cfg.channels, cfg.z_dim, cfg.g_width) == (64, 3, 16, 8)
 
     at.switch_page("explorer/latent.py").run()
@@ -322,11 +309,11 @@ def test_app_upload_imports_selects_and_every_page_opens_the_run(app_env):
     assert not at.exception and not [e.value for e in at.error]
 
 
-def test_app_upload_of_a_mismatched_file_is_an_error_message(app_env):
+def test_app_upload_of_a_mismatched_file_is_an_error_message(app_root):
     sd = dict(trained_looking(ExamplesGenerator(nz=16, ngf=8, nc=3)).state_dict())
     sd["main.3.weight"] = torch.zeros(64, 8, 4, 4)
-    at = _train_page()
+    at = open_app("train")
     _upload(at, "netG_bad.pth", _save(sd))
     assert any("Cannot import netG_bad.pth: main.3.weight has shape (64, 8, 4, 4); expected (64, 32, 4, 4)" in e.value
                for e in at.error)
-    assert list_runs(app_env) == []
+    assert list_runs(app_root) == []

@@ -1,17 +1,13 @@
 """Presets that reproduce the seeds, the labelled folder loader with its held-out split, the stats chart."""
 from __future__ import annotations
 
-import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-import streamlit as st
 import torch
 import torch.nn as nn
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 from dcgan.cli import main as cli_main
 from dcgan.config import ConfigError, TrainConfig
@@ -20,6 +16,8 @@ from dcgan.nets.models import Discriminator, Generator, count_parameters
 from dcgan.presets import PRESETS, preset_config, preset_values
 from dcgan.training.loop import Trainer, train
 from dcgan.runs.rundir import RunDir
+
+from apptestkit import open_app
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "datasets" / "faces" / "SMILEs"
@@ -205,15 +203,11 @@ def test_stats_chart_from_a_run(tmp_path):
 
 # --- the app's preset picker ----------------------------------------------------------------------
 
-def test_train_page_preset_fills_the_form(tmp_path, monkeypatch):
+def test_train_page_preset_fills_the_form(tmp_path, app_env):
     root = tmp_path / "checkpoints"
     root.mkdir()
-    monkeypatch.setenv("DCGAN_CHECKPOINTS", str(root))
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("explorer/train.py").run()
-    assert not at.exception, at.exception
+    app_env(root)
+    at = open_app("train")
     at.selectbox(key="train_preset").set_value("faces64").run()
     assert not at.exception, at.exception
     assert at.selectbox(key="train_kernel_size").value == 5
@@ -237,7 +231,6 @@ def test_train_page_preset_fills_the_form(tmp_path, monkeypatch):
     saved = json.loads((root / "from-preset" / "config.json").read_text())
     assert saved["preset"] == "faces64" and saved["kernel_size"] == 5 and saved["d_dropout_every"] == 2
     assert RunDir(root / "from-preset").status()["state"] == "finished"
-    st.cache_resource.clear()
 
 
 def test_model_card_reads_the_run(tmp_path):

@@ -3,12 +3,9 @@ out. No real data: records and reports are written by hand into a tiny synthetic
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from dcgan.config import TrainConfig
 from dcgan.runs.files import atomic_write_json, jsonl_line
@@ -16,8 +13,8 @@ from dcgan.runs.rundir import RunDir
 from dcgan.training.loop import train
 from explorer import charts
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-TIMEOUT_S = 120  # torch import and a busy 2-core machine
+from apptestkit import open_app
+
 FLOOR = {"fid": 0.2, "precision": 0.75, "recall": 0.75, "classes_covered": 10, "class_kl": 0.001}
 RECORDS = [
     {"step": 0, "fid": 200.0, "precision": 0.0, "recall": 0.0, "classes_covered": 2, "class_kl": 1.5,
@@ -66,24 +63,19 @@ def test_class_histogram_and_report_rows():
 
 
 @pytest.fixture
-def quality_checkpoints(tmp_path, monkeypatch) -> Path:
+def quality_checkpoints(tmp_path, app_env) -> Path:
     root = tmp_path / "checkpoints"
     train(TrainConfig(run_name="tiny", dataset="synthetic", steps=4, batch_size=16, z_dim=16, g_width=16,
                       d_width=16, grid_size=16, snapshot_every=2), root, progress=False, log=lambda _: None)
     run = RunDir(root / "tiny")
     run.eval_log_path.write_text("".join(jsonl_line(r) for r in RECORDS) + '{"step": 3')  # torn last line
     atomic_write_json(run.eval_report_path, REPORT)
-    monkeypatch.setenv("DCGAN_CHECKPOINTS", str(root))
-    st.cache_resource.clear()
-    yield root
-    st.cache_resource.clear()
+    app_env(root)
+    return root
 
 
 def test_quality_page_shows_records_warnings_report_and_nearest_images(quality_checkpoints):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
-    at.run()
-    at.switch_page("explorer/quality.py").run()
-    assert not at.exception, at.exception
+    at = open_app("quality")
     assert any("mode collapse" in w.value for w in at.warning)
     assert at.select_slider(key="quality_step").value == 200
     assert len(at.dataframe) == 1
@@ -98,10 +90,7 @@ def test_quality_page_without_evaluations_explains_how_to_get_them(quality_check
     run = RunDir(quality_checkpoints / "tiny")
     run.eval_log_path.unlink()
     run.eval_report_path.unlink()
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
-    at.run()
-    at.switch_page("explorer/quality.py").run()
-    assert not at.exception, at.exception
+    at = open_app("quality")
     infos = " ".join(i.value for i in at.info)
     # a synthetic run cannot be evaluated while training: no advice the config would refuse
     assert "--eval-every" not in infos and "classifiers for mnist" in infos and "python -m dcgan evaluate" in infos

@@ -8,7 +8,6 @@ import json
 import pytest
 import torch
 import torch.nn as nn
-from streamlit.testing.v1 import AppTest
 
 from dcgan.cli import _config_from_args, build_parser
 from dcgan.config import ConfigError, ModelConfig, TrainConfig
@@ -18,7 +17,7 @@ from dcgan.runs.checkpoint import load_run_generator
 from dcgan.runs.rundir import RunDir
 from dcgan.training.loop import train
 
-from test_app import APP, TIMEOUT_S
+from apptestkit import open_app
 
 
 def cli_config(*args: str) -> TrainConfig:
@@ -57,12 +56,9 @@ def test_the_recipe_differs_from_the_plain_dcgan_only_in_what_it_says():
                        "log_every", "depth", "d_mbstd", "r1_gamma", "r1_every", "diffaugment", "g_width", "d_width"}
 
 
-def test_the_train_form_starts_from_the_recipe(tmp_path, monkeypatch):
-    monkeypatch.setenv("DCGAN_CHECKPOINTS", str(tmp_path))
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
-    at.run()
-    at.switch_page("explorer/train.py").run()
-    assert not at.exception
+def test_the_train_form_starts_from_the_recipe(tmp_path, app_env):
+    app_env(tmp_path)
+    at = open_app("train")
     assert at.selectbox(key="train_preset").value == RECIPES["mnist"]
     recipe = PRESETS[RECIPES["mnist"]]
     assert at.selectbox(key="train_dataset").value == "mnist"

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from dcgan import cli, config
 from dcgan.config import GROUPS, ConfigError, TrainConfig, option
 from explorer import config_form
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+from apptestkit import open_app
 
 
 def subparser(name: str) -> argparse.ArgumentParser:
@@ -65,14 +62,11 @@ class ToyConfig(TrainConfig):
 
 
 @pytest.fixture
-def toy_field(monkeypatch, tmp_path):
+def toy_field(monkeypatch, tmp_path, app_env):
     """TrainConfig with one more field, as a developer adding an option would write it, and nothing else."""
     for module in (config, cli, config_form):
         monkeypatch.setattr(module, "TrainConfig", ToyConfig)
-    monkeypatch.setenv("DCGAN_CHECKPOINTS", str(tmp_path / "checkpoints"))
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
+    app_env(tmp_path / "checkpoints")
 
 
 def test_a_new_field_reaches_help_validation_and_the_form(toy_field, capsys):
@@ -85,10 +79,7 @@ def test_a_new_field_reaches_help_validation_and_the_form(toy_field, capsys):
     with pytest.raises(ConfigError, match="toy_knob=9: must be 1 to 5"):
         cli._config_from_args(args)
 
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("explorer/train.py").run()
-    assert not at.exception, at.exception
+    at = open_app("train")
     assert any(e.label == "Other settings" for e in at.expander)
     assert at.number_input(key="train_toy_knob").value == 3
     at.number_input(key="train_toy_knob").set_value(9)
