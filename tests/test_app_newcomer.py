@@ -18,7 +18,8 @@ from dcgan.config import TrainConfig
 from dcgan.training.launch import wait_for_state
 from dcgan.runs.files import atomic_write_json, jsonl_line
 from dcgan.runs.rundir import RunDir
-from test_app import TINY, app_checkpoints, app_tiny_checkpoints, errors, image_urls, open_app  # noqa: F401
+from apptestkit import open_app
+from test_app import TINY, app_checkpoints, app_tiny_checkpoints, errors, image_urls  # noqa: F401
 from explorer import charts
 
 START = "FormSubmitter:train_form-Start training"

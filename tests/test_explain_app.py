@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from test_app import app_checkpoints, app_tiny_checkpoints, open_app  # noqa: F401
+from apptestkit import open_app
+from test_app import app_checkpoints, app_tiny_checkpoints  # noqa: F401
 
 from dcgan.data import load_dataset
 from dcgan.explore.critic import generated_realness, image_from_upload, realness, uint8_to_input
