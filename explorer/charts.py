@@ -4,6 +4,8 @@ Nothing here touches Streamlit, so every builder is tested directly (AppTest see
 """
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 
 from dcgan.explore.stats_chart import running_mean
@@ -44,8 +46,23 @@ def _lay_out(fig: go.Figure, title: str, height: int, y_title: str, y_range: tup
     if y_range is not None:
         fig.update_yaxes(range=list(y_range))
     if log_y:
-        fig.update_yaxes(type="log")
+        ticks = log_ticks([y for trace in fig.data for y in (() if trace.y is None else trace.y) if y is not None])
+        # plotly labels a log axis's 2s and 5s with the bare digit ("2" above "100" means 200: plotly.js
+        # issue 2554); whole numbers at 1-2-5 steps read at a glance
+        fig.update_yaxes(type="log", **(dict(tickvals=ticks, ticktext=[f"{v:g}" for v in ticks]) if ticks else {}))
     return fig
+
+
+def log_ticks(values: list[float]) -> list[float]:
+    """1, 2, 5 × powers of ten spanning the positive values (none where there are none)."""
+    positive = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v) and v > 0]
+    if not positive:
+        return []
+    low, high = min(positive), max(positive)
+    ticks = [m * 10.0 ** k for k in range(math.floor(math.log10(low)) - 1, math.floor(math.log10(high)) + 2)
+             for m in (1, 2, 5)]
+    inside = [t for t in ticks if low / 2 <= t <= high * 2]
+    return [float(f"{t:.3g}") for t in inside]
 
 
 def line_figure(metrics: list[dict], keys: tuple[str, ...], title: str, y_title: str = "",

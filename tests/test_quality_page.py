@@ -49,6 +49,11 @@ def test_eval_figure_draws_each_figure_with_its_floor_and_marks_collapse():
     stacked = [{"step": 5, "modes_covered": 300, "fid": 1.0, "floor": {"modes_covered": 390}}]
     assert charts.coverage_figure(stacked).data[0].name == "modes covered (of 1000)"
     assert charts.fid_figure([]).data[0].x == ()
+    # the log axis is labelled with whole numbers at 1-2-5 steps, not plotly's bare "2" and "5" digits
+    assert list(fig.layout.yaxis.tickvals) == [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0]
+    assert list(fig.layout.yaxis.ticktext)[-3:] == ["50", "100", "200"] and fig.layout.yaxis.type == "log"
+    assert charts.log_ticks([]) == [] and charts.log_ticks([0.0, float("nan"), -1.0]) == []
+    assert charts.log_ticks([2e-4]) == [0.0001, 0.0002]
 
 
 def test_class_histogram_and_report_rows():
