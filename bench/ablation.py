@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import machine, machine_text, progress  # noqa: E402
+from bench.throughput import bare_seconds_per_step, normalised_batch  # noqa: E402
+from dcgan.config import TrainConfig  # noqa: E402
 from dcgan.evaluation.evaluate import default_samples  # noqa: E402
 from dcgan.presets import RECIPES, preset_values  # noqa: E402
 from dcgan.runs.rundir import RunDir  # noqa: E402
@@ -66,6 +68,27 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 EVAL_EVERY_IMAGES = 32_000
 FIGURES = ("fid", "precision", "recall", "coverage", "confident_fraction", "classes_covered", "modes_covered",
            "modes_kl", "class_kl")
+
+
+def speed_probe(threads: int, seconds: float = 10.0) -> float:
+    """Steps/s of the plain DCGAN's bare training step (28 px, batch 128, one synthetic batch) on
+    `threads` torch threads, alone: this machine's speed at this hour. The same machine has run 3-4x
+    slower on one day than on the next (docs/quality.md), so rows trained on different days are
+    compared by this figure and their steps, not by their wall time alone."""
+    import tempfile
+
+    import torch
+    cfg = TrainConfig(run_name="probe", dataset="synthetic", image_size=28, device="cpu")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with tempfile.TemporaryDirectory(prefix="ablation-probe-") as tmp:
+            batch = normalised_batch(cfg)
+            first = bare_seconds_per_step(cfg, batch, 2, 3, Path(tmp))
+            steps = max(3, int(seconds / first))
+            return 1.0 / bare_seconds_per_step(cfg, batch, 2, steps, Path(tmp))
+    finally:
+        torch.set_num_threads(before)
 
 
 def variant_config(name: str, dataset: str, data_root: str, run_name: str, eval_samples: int) -> dict:
@@ -122,6 +145,9 @@ def summary(report: dict) -> dict:
 
 def run_batch(names: list[str], args, work: Path, threads: int) -> list[dict]:
     """Train these variants side by side for the budget, stop them, then evaluate each."""
+    probe_before = round(speed_probe(threads), 2)
+    started_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    progress(f"speed probe: the plain DCGAN step at {probe_before} steps/s on {threads} thread(s)")
     procs = {}
     for name in names:
         cfg = variant_config(name, args.dataset, args.data_root, f"ablation-{args.dataset}-{name}", args.eval_samples)
@@ -137,6 +163,8 @@ def run_batch(names: list[str], args, work: Path, threads: int) -> list[dict]:
             proc.send_signal(signal.SIGTERM)  # the trainer stops after its step, with a checkpoint
         if proc.wait() != 0:
             raise RuntimeError(f"{name}: the trainer exited with {proc.returncode}; see {work}/{cfg['run_name']}.log")
+    probe = {"before": probe_before, "after": round(speed_probe(threads), 2)}
+    progress(f"speed probe after the batch: {probe['after']} steps/s")
     results = []
     for name, (cfg, proc, started) in procs.items():
         run = RunDir(work / cfg["run_name"])
@@ -144,8 +172,9 @@ def run_batch(names: list[str], args, work: Path, threads: int) -> list[dict]:
         report = evaluate(run.path, os.cpu_count() or 1)
         result = {"variant": name, "description": VARIANTS[name][0], "config": {k: v for k, v in cfg.items()
                   if k not in ("data_root", "run_name", "steps")}, "minutes": args.minutes, "threads": threads,
-                  "parallel": len(names), "steps": status.get("step"), "images": status.get("step", 0) * cfg.get(
-                      "batch_size", 128), **summary(report), "curve": curve(run, started)}
+                  "parallel": len(names), "started": started_at, "probe": probe, "steps": status.get("step"),
+                  "images": status.get("step", 0) * cfg.get("batch_size", 128), **summary(report),
+                  "curve": curve(run, started)}
         progress(f"{name}: {result['steps']} steps, FID {result['generated'].get('fid')} "
                  f"(floor {result['floor'].get('fid')})")
         results.append(result)
@@ -174,11 +203,20 @@ def how_run(r: dict) -> str:
     return f"{threads}, alone" if r["parallel"] == 1 else f"{threads}, {r['parallel']} at once"
 
 
+def probe_text(r: dict) -> str:
+    """The day a row was trained and the machine's speed then (mean of the probes before and after)."""
+    probe = r.get("probe")
+    return f"{r['started'][:10]}: {(probe['before'] + probe['after']) / 2:.1f}" if probe else ""
+
+
 def markdown_table(results: list[dict], dataset: str) -> str:
     stacked = dataset == "stacked-mnist"
-    # rows run on different shares of the machine are not comparable by wall time: say so in the row
+    # rows run on different shares of the machine, or on days of different speed, are not comparable
+    # by wall time alone: say so in the row
     mixed = len({how_run(r) for r in results}) > 1
-    cols = ["variant", "what it adds", *(["ran"] if mixed else []), "steps", "FID", "precision", "recall",
+    probed = any(r.get("probe") for r in results)
+    cols = ["variant", "what it adds", *(["ran"] if mixed else []),
+            *(["day: speed probe (plain steps/s)"] if probed else []), "steps", "FID", "precision", "recall",
             *(["modes", "KL", "all three confident"] if stacked else ["classes", "confident"])]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
 
@@ -191,10 +229,12 @@ def markdown_table(results: list[dict], dataset: str) -> str:
 
     for r in results:
         lines.append("| " + " | ".join([r["variant"], r["description"], *([how_run(r)] if mixed else []),
-                                        f"{r['steps']:,}", *figures(r["generated"])]) + " |")
+                                        *([probe_text(r)] if probed else []), f"{r['steps']:,}",
+                                        *figures(r["generated"])]) + " |")
     floor = results[0]["floor"] if results else {}
     lines.append("| " + " | ".join(["real data (floor)", "as many real training images, scored the same way",
-                                    *([""] if mixed else []), "", *figures(floor)]) + " |")
+                                    *([""] if mixed else []), *([""] if probed else []), "",
+                                    *figures(floor)]) + " |")
     return "\n".join(lines)
 
 

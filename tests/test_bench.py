@@ -100,3 +100,16 @@ def test_ablation_table_says_how_rows_ran_when_they_differ_and_shows_stacked_fig
     assert floor.endswith("| 1.64 | 0.92 | 0.94 | 1000 | 0.023 | 93.8 % |")
     digits = markdown_table([ablation_row("plain", 1, 2, 17.5)], "mnist")
     assert "| classes | confident |" in digits and "modes" not in digits and "KL" not in digits
+
+
+def test_ablation_table_gives_each_probed_row_its_day_and_machine_speed():
+    from bench.ablation import markdown_table
+
+    probed = dict(ablation_row("hinge-sn", 1, 2, 20.0), started="2026-12-03 08:41 UTC",
+                  probe={"before": 5.0, "after": 5.4})
+    table = markdown_table([ablation_row("plain", 1, 2, 30.0), probed], "stacked-mnist")
+    header, _, plain, hinge, floor = table.splitlines()
+    assert "| day: speed probe (plain steps/s) | steps |" in header and "| ran |" not in header
+    assert "| plain text |  | 12,345 |" in plain  # trained before rows were probed: left blank
+    assert "| hinge-sn text | 2026-12-03: 5.2 | 12,345 | 20.00 |" in hinge
+    assert floor.count("|") == header.count("|")
