@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.report import machine, machine_text, progress  # noqa: E402
+from bench.report import cpu_model, machine, machine_text, progress  # noqa: E402
 from bench.throughput import bare_seconds_per_step, normalised_batch  # noqa: E402
 from dcgan.config import TrainConfig  # noqa: E402
 from dcgan.evaluation.evaluate import default_samples  # noqa: E402
@@ -172,7 +172,7 @@ def run_batch(names: list[str], args, work: Path, threads: int) -> list[dict]:
         report = evaluate(run.path, os.cpu_count() or 1)
         result = {"variant": name, "description": VARIANTS[name][0], "config": {k: v for k, v in cfg.items()
                   if k not in ("data_root", "run_name", "steps")}, "minutes": args.minutes, "threads": threads,
-                  "parallel": len(names), "started": started_at, "probe": probe, "steps": status.get("step"),
+                  "parallel": len(names), "started": started_at, "cpu": cpu_model(), "probe": probe, "steps": status.get("step"),
                   "images": status.get("step", 0) * cfg.get("batch_size", 128), **summary(report),
                   "curve": curve(run, started)}
         progress(f"{name}: {result['steps']} steps, FID {result['generated'].get('fid')} "
@@ -204,9 +204,11 @@ def how_run(r: dict) -> str:
 
 
 def probe_text(r: dict) -> str:
-    """The day a row was trained and the machine's speed then (mean of the probes before and after)."""
-    probe = r.get("probe")
-    return f"{r['started'][:10]}: {(probe['before'] + probe['after']) / 2:.1f}" if probe else ""
+    """The day a row was trained, on which CPU, and the machine's speed then (mean of its probes)."""
+    probe = r.get("probe") or {}
+    cpu = " ".join(w for w in r.get("cpu", "").replace("(R)", "").split() if w != "Processor")
+    speed = f": {sum(probe.values()) / len(probe):.1f}" if probe else ""
+    return ", ".join(x for x in (r.get("started", "")[:10], cpu) if x) + speed
 
 
 def markdown_table(results: list[dict], dataset: str) -> str:
@@ -214,9 +216,9 @@ def markdown_table(results: list[dict], dataset: str) -> str:
     # rows run on different shares of the machine, or on days of different speed, are not comparable
     # by wall time alone: say so in the row
     mixed = len({how_run(r) for r in results}) > 1
-    probed = any(r.get("probe") for r in results)
+    probed = any(r.get("probe") or r.get("started") for r in results)
     cols = ["variant", "what it adds", *(["ran"] if mixed else []),
-            *(["day: speed probe (plain steps/s)"] if probed else []), "steps", "FID", "precision", "recall",
+            *(["day, CPU: speed probe (plain steps/s)"] if probed else []), "steps", "FID", "precision", "recall",
             *(["modes", "KL", "all three confident"] if stacked else ["classes", "confident"])]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
 

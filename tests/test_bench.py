@@ -106,10 +106,12 @@ def test_ablation_table_gives_each_probed_row_its_day_and_machine_speed():
     from bench.ablation import markdown_table
 
     probed = dict(ablation_row("hinge-sn", 1, 2, 20.0), started="2026-12-03 08:41 UTC",
-                  probe={"before": 5.0, "after": 5.4})
-    table = markdown_table([ablation_row("plain", 1, 2, 30.0), probed], "stacked-mnist")
-    header, _, plain, hinge, floor = table.splitlines()
-    assert "| day: speed probe (plain steps/s) | steps |" in header and "| ran |" not in header
-    assert "| plain text |  | 12,345 |" in plain  # trained before rows were probed: left blank
-    assert "| hinge-sn text | 2026-12-03: 5.2 | 12,345 | 20.00 |" in hinge
+                  cpu="Intel(R) Xeon(R) Processor", probe={"before": 5.0, "after": 5.4})
+    dated = dict(ablation_row("ema", 1, 2, 29.0), started="2026-12-02 17:29 UTC", cpu="AMD EPYC")
+    table = markdown_table([ablation_row("plain", 1, 2, 30.0), dated, probed], "stacked-mnist")
+    header, _, plain, ema, hinge, floor = table.splitlines()
+    assert "| day, CPU: speed probe (plain steps/s) | steps |" in header and "| ran |" not in header
+    assert "| plain text |  | 12,345 |" in plain  # trained before rows were dated: left blank
+    assert "| ema text | 2026-12-02, AMD EPYC | 12,345 |" in ema  # dated, never probed
+    assert "| hinge-sn text | 2026-12-03, Intel Xeon: 5.2 | 12,345 | 20.00 |" in hinge
     assert floor.count("|") == header.count("|")
