@@ -115,3 +115,15 @@ def test_ablation_table_gives_each_probed_row_its_day_and_machine_speed():
     assert "| ema text | 2026-12-02, AMD EPYC | 12,345 |" in ema  # dated, never probed
     assert "| hinge-sn text | 2026-12-03, Intel Xeon: 5.2 | 12,345 | 20.00 |" in hinge
     assert floor.count("|") == header.count("|")
+
+
+def test_ablation_follow_ups_are_the_recipe_with_one_change():
+    from bench.ablation import variant_config
+    from dcgan.presets import RECIPES, preset_values
+
+    recipe = variant_config("recipe", "mnist", "data", "r", 500)
+    deeper = variant_config("recipe-depth2", "mnist", "data", "d", 500)
+    assert recipe["gan_loss"] == preset_values(RECIPES["mnist"])["gan_loss"] == "relativistic"
+    assert deeper["depth"] == 2 and recipe["depth"] == 1
+    assert {k for k in recipe if recipe[k] != deeper[k]} == {"depth", "run_name"}
+    assert variant_config("recipe-g48", "mnist", "data", "g", 500)["d_width"] == recipe["d_width"]
