@@ -81,9 +81,10 @@ FIGURES = ("fid", "precision", "recall", "coverage", "confident_fraction", "clas
 
 def speed_probe(threads: int, seconds: float = 10.0) -> float:
     """Steps/s of the plain DCGAN's bare training step (28 px, batch 128, one synthetic batch) on
-    `threads` torch threads, alone: this machine's speed at this hour. The same machine has run 3-4x
-    slower on one day than on the next (docs/quality.md), so rows trained on different days are
-    compared by this figure and their steps, not by their wall time alone."""
+    `threads` torch threads, alone: this machine's speed at this hour. Sessions have run about 3x
+    slower in one hour than in another, and on different CPUs from one day to the next
+    (docs/quality.md), so rows trained apart are compared by this figure and their steps, not by
+    their wall time alone."""
     import tempfile
 
     import torch
@@ -181,7 +182,8 @@ def run_batch(names: list[str], args, work: Path, threads: int) -> list[dict]:
         report = evaluate(run.path, os.cpu_count() or 1)
         result = {"variant": name, "description": EVERY_VARIANT[name][0], "config": {k: v for k, v in cfg.items()
                   if k not in ("data_root", "run_name", "steps")}, "minutes": args.minutes, "threads": threads,
-                  "parallel": len(names), "started": started_at, "cpu": cpu_model(), "probe": probe, "steps": status.get("step"),
+                  "parallel": len(names), "started": started_at, "cpu": cpu_model(), "probe": probe,
+                  "steps": status.get("step"),
                   "images": status.get("step", 0) * cfg.get("batch_size", 128), **summary(report),
                   "curve": curve(run, started)}
         progress(f"{name}: {result['steps']} steps, FID {result['generated'].get('fid')} "
