@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import cpu_model, machine, machine_text, progress  # noqa: E402
-from bench.throughput import bare_seconds_per_step, normalised_batch  # noqa: E402
+from bench.throughput import bare_seconds_per_step, normalised_batch, plan  # noqa: E402
 from dcgan.config import TrainConfig  # noqa: E402
 from dcgan.evaluation.evaluate import default_samples  # noqa: E402
 from dcgan.presets import RECIPES, preset_values  # noqa: E402
@@ -94,9 +94,8 @@ def speed_probe(threads: int, seconds: float = 10.0) -> float:
     try:
         with tempfile.TemporaryDirectory(prefix="ablation-probe-") as tmp:
             batch = normalised_batch(cfg)
-            first = bare_seconds_per_step(cfg, batch, 2, 3, Path(tmp))
-            steps = max(3, int(seconds / first))
-            return 1.0 / bare_seconds_per_step(cfg, batch, 2, steps, Path(tmp))
+            window = plan(bare_seconds_per_step(cfg, batch, 2, 3, Path(tmp)), seconds, 0.5, 3)
+            return 1.0 / bare_seconds_per_step(cfg, batch, window.warmup, window.steps, Path(tmp))
     finally:
         torch.set_num_threads(before)
 
@@ -226,10 +225,10 @@ def markdown_table(results: list[dict], dataset: str) -> str:
     stacked = dataset == "stacked-mnist"
     # rows run on different shares of the machine, or on days of different speed, are not comparable
     # by wall time alone: say so in the row
-    mixed = len({how_run(r) for r in results}) > 1
-    probed = any(r.get("probe") or r.get("started") for r in results)
-    cols = ["variant", "what it adds", *(["ran"] if mixed else []),
-            *(["day, CPU: speed probe (plain steps/s)"] if probed else []), "steps", "FID", "precision", "recall",
+    optional = [("ran", how_run)] if len({how_run(r) for r in results}) > 1 else []
+    if any(r.get("probe") or r.get("started") for r in results):
+        optional.append(("day, CPU: speed probe (plain steps/s)", probe_text))
+    cols = ["variant", "what it adds", *(name for name, _ in optional), "steps", "FID", "precision", "recall",
             *(["modes", "KL", "all three confident"] if stacked else ["classes", "confident"])]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
 
@@ -241,13 +240,11 @@ def markdown_table(results: list[dict], dataset: str) -> str:
         return cells + ["" if share is None else f"{100 * share:.1f} %"]
 
     for r in results:
-        lines.append("| " + " | ".join([r["variant"], r["description"], *([how_run(r)] if mixed else []),
-                                        *([probe_text(r)] if probed else []), f"{r['steps']:,}",
-                                        *figures(r["generated"])]) + " |")
+        lines.append("| " + " | ".join([r["variant"], r["description"], *(text(r) for _, text in optional),
+                                        f"{r['steps']:,}", *figures(r["generated"])]) + " |")
     floor = results[0]["floor"] if results else {}
     lines.append("| " + " | ".join(["real data (floor)", "as many real training images, scored the same way",
-                                    *([""] if mixed else []), *([""] if probed else []), "",
-                                    *figures(floor)]) + " |")
+                                    *[""] * len(optional), "", *figures(floor)]) + " |")
     return "\n".join(lines)
 
 
