@@ -108,6 +108,9 @@ class TrainConfig:
     batch_size: int = option(128, "real images per D update", "optimisation", 1, 4096)
     lr_d: float = option(2e-4, "Adam learning rate of D", "optimisation", **LR, resume=True)
     lr_g: float = option(2e-4, "Adam learning rate of G", "optimisation", **LR, resume=True)
+    lr_decay_from: float = option(1.0, "from this share of the steps on, both learning rates fall linearly towards "
+                                       "0 at the last step (1 = constant; 0.5 = the second half); a resume's new "
+                                       "total moves the end", "optimisation", 0.0, 1.0, resume=True)
     beta1: float = option(0.5, "Adam beta1 (momentum)", "optimisation", 0.0, 1.0, high_open=True)
     beta2: float = option(0.999, "Adam beta2", "optimisation", 0.0, 1.0, high_open=True)
     g_steps: int = option(1, "G updates per D update; the extra ones on fresh z (seeds 000/001)", "optimisation",
@@ -199,6 +202,8 @@ class TrainConfig:
             bad("holdout", "evaluating a folder run needs held-out images to compare with: a holdout above 0")
         if not self.acc_low < self.acc_high:
             bad("acc_low", "need acc_low < acc_high")
+        if self.adaptive_lr and self.lr_decay_from < 1:
+            bad("lr_decay_from", "adaptive_lr sets the learning rates too: use one or the other")
         if self.lr_min > self.lr_max:
             bad("lr_min", "must not exceed lr_max")
         if self.diffaugment:

@@ -54,6 +54,12 @@ def stabilisers(cfg: dict) -> str:
     return "".join(", " + s for s in on)
 
 
+def decay_note(cfg: dict) -> str:
+    """', decaying linearly to 0 from 50 % of the steps' when the learning rates decay, else ''."""
+    share = cfg.get("lr_decay_from", 1.0)
+    return f", decaying linearly to 0 from {share:.0%} of the steps" if share < 1 else ""
+
+
 def model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> str:
     """The card as Markdown."""
     run = RunDir(Path(run_path))
@@ -72,7 +78,7 @@ def model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> st
              + (f" (preset `{cfg['preset']}`)" if cfg.get("preset") else ""),
              f"- **Training:** this project's trainer, {cfg.get('gan_loss', 'bce')} loss{stabilisers(cfg)}, batch "
              f"{cfg.get('batch_size')}, Adam lr D {cfg.get('lr_d')} / G {cfg.get('lr_g')} β ({cfg.get('beta1')}, "
-             f"{cfg.get('beta2')}), g_steps {cfg.get('g_steps')}, adaptive lr "
+             f"{cfg.get('beta2')}){decay_note(cfg)}, g_steps {cfg.get('g_steps')}, adaptive lr "
              f"{'on' if cfg.get('adaptive_lr') else 'off'}, seed {cfg.get('seed')}; full settings in `config.json`"]
     if fig:
         lines.append(f"- **Run:** {fig['steps']:,} steps ({_fmt(fig['epochs'])} epochs), state "

@@ -1,4 +1,5 @@
-"""Seed 000's adaptive learning-rate balancing from D's accuracies."""
+"""How the learning rates move during training: seed 000's balancing from D's accuracies, or a
+linear decay over the last part of the run."""
 from __future__ import annotations
 
 import torch
@@ -26,3 +27,12 @@ def balance_lrs(lr_d: float, lr_g: float, acc_real: float, acc_fake: float, cfg:
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     for group in opt.param_groups:
         group["lr"] = lr
+
+
+def decayed_lr(base: float, step: int, steps: int, decay_from: float) -> float:
+    """The learning rate of the update that follows `step` done steps: base until decay_from x steps,
+    then falling linearly, to base / (steps in the decay) for the last update of the run."""
+    start = decay_from * steps
+    if step < start or steps <= start:
+        return base
+    return base * max(steps - step, 0) / (steps - start)

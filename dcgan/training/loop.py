@@ -25,7 +25,7 @@ from ..runs.checkpoint import (
 )
 from ..runs.files import WriteError, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes, read_json
 from ..runs.rundir import RunDir
-from .balance import balance_lrs, set_lr
+from .balance import balance_lrs, decayed_lr, set_lr
 from .distributed import SINGLE, World
 from .step import train_step
 
@@ -326,6 +326,9 @@ class Trainer:
                     return "stopped"
 
                 t0 = time.perf_counter()
+                if cfg.lr_decay_from < 1:  # from the step count alone, so a resume takes up the same rates
+                    for opt, base in ((self.opt_d, cfg.lr_d), (self.opt_g, cfg.lr_g)):
+                        set_lr(opt, decayed_lr(base, self.step, cfg.steps, cfg.lr_decay_from))
                 real = self.data.batch(self.step)
                 if self.device.type == "cpu":
                     real = real.contiguous(memory_format=torch.channels_last)
