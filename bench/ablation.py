@@ -191,6 +191,12 @@ def run_batch(names: list[str], args, work: Path, threads: int) -> list[dict]:
     return results
 
 
+def plot_title(results: list[dict], dataset: str) -> str:
+    """The plot's title, with the budgets the rows ran with (not --minutes: --report-only need not repeat it)."""
+    budgets = " / ".join(f"{m:g}" for m in sorted({r["minutes"] for r in results}))
+    return f"{dataset}: FID over wall time, {budgets} min per variant"
+
+
 def load_results(path: Path) -> dict[str, dict]:
     if not path.exists():
         return {}
@@ -317,8 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         Path(args.table).write_text(text + "\n")
     if args.plot:
-        plot(ordered, Path(args.plot), f"{args.dataset}: FID over wall time, {args.minutes:g} min per variant",
-             default_samples(args.dataset))
+        plot(ordered, Path(args.plot), plot_title(ordered, args.dataset), default_samples(args.dataset))
     return 0
 
 

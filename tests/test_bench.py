@@ -127,3 +127,12 @@ def test_ablation_follow_ups_are_the_recipe_with_one_change():
     assert deeper["depth"] == 2 and recipe["depth"] == 1
     assert {k for k in recipe if recipe[k] != deeper[k]} == {"depth", "run_name"}
     assert variant_config("recipe-g48", "mnist", "data", "g", 500)["d_width"] == recipe["d_width"]
+
+
+def test_ablation_plot_title_names_the_budgets_the_rows_ran_with():
+    from bench.ablation import plot_title
+
+    rows = [ablation_row("plain", 1, 2, 30.0), ablation_row("ema", 1, 2, 29.0)]  # 60 min each
+    assert plot_title(rows, "stacked-mnist") == "stacked-mnist: FID over wall time, 60 min per variant"
+    rows.append(dict(ablation_row("recipe", 1, 2, 9.0), minutes=10))
+    assert plot_title(rows, "mnist").endswith(", 10 / 60 min per variant")
