@@ -55,7 +55,7 @@ def stabilisers(cfg: dict) -> str:
 
 
 def decay_note(cfg: dict) -> str:
-    """', decaying linearly to 0 from 50 % of the steps' when the learning rates decay, else ''."""
+    """', decaying linearly to 0 from 50% of the steps' when the learning rates decay, else ''."""
     share = cfg.get("lr_decay_from", 1.0)
     return f", decaying linearly to 0 from {share:.0%} of the steps" if share < 1 else ""
 
