@@ -71,6 +71,10 @@ FOLLOW_UPS: dict[str, tuple[str, dict]] = {
     "recipe-depth2": ("the recipe with two 3x3 blocks per inner resolution (depth 2)", dict(depth=2)),
     "recipe-width48": ("the recipe with widths 48 in G and D", dict(g_width=48, d_width=48)),
     "recipe-g48": ("the recipe with G's width 48 (D's stays 32)", dict(g_width=48)),
+    "recipe-mbstd": ("the recipe with minibatch std-dev in D", dict(d_mbstd=True)),
+    "recipe-topk": ("the recipe with G learning from the half of its fakes D rates most real (top-k)",
+                    dict(g_topk=0.5)),
+    "recipe-depth2-mbstd": ("the recipe with depth 2 and minibatch std-dev in D", dict(depth=2, d_mbstd=True)),
 }
 EVERY_VARIANT = {**VARIANTS, **FOLLOW_UPS}
 # images between live evaluations: the same share of the budget for every batch size
@@ -100,7 +104,8 @@ def speed_probe(threads: int, seconds: float = 10.0) -> float:
         torch.set_num_threads(before)
 
 
-def variant_config(name: str, dataset: str, data_root: str, run_name: str, eval_samples: int) -> dict:
+def variant_config(name: str, dataset: str, data_root: str, run_name: str, eval_samples: int,
+                   seed: int | None = None) -> dict:
     description, fields = EVERY_VARIANT[name]
     if name == "recipe" or name in FOLLOW_UPS:
         fields = {**{k: v for k, v in preset_values(RECIPES[dataset]).items()
@@ -108,6 +113,8 @@ def variant_config(name: str, dataset: str, data_root: str, run_name: str, eval_
     channels = 3 if dataset == "stacked-mnist" else 1
     cfg = dict(fields, dataset=dataset, data_root=data_root, run_name=run_name, channels=channels,
                image_size=28, steps=10_000_000, eval_samples=eval_samples)
+    if seed is not None:  # another draw of the same variant: weights, noise and data order
+        cfg["seed"] = seed
     cfg["eval_every"] = max(1, EVAL_EVERY_IMAGES // cfg.get("batch_size", 128))
     # snapshots and checkpoints as a user's run has them, so the budget pays for what a run writes
     cfg.setdefault("snapshot_every", 250)
@@ -159,7 +166,8 @@ def run_batch(names: list[str], args, work: Path, threads: int) -> list[dict]:
     progress(f"speed probe: the plain DCGAN step at {probe_before} steps/s on {threads} thread(s)")
     procs = {}
     for name in names:
-        cfg = variant_config(name, args.dataset, args.data_root, f"ablation-{args.dataset}-{name}", args.eval_samples)
+        cfg = variant_config(name, args.dataset, args.data_root, f"ablation-{args.dataset}-{name}", args.eval_samples,
+                             args.seed)
         run = RunDir(work / cfg["run_name"])
         if run.path.exists():  # a previous, interrupted attempt: start that variant over
             subprocess.run(["rm", "-rf", str(run.path)], check=True)
@@ -293,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default=None, help="folder for the runs (default /tmp/dcgan-ablation-DATASET)")
     p.add_argument("--only", default=None, help="comma-separated variants (default: all but the follow-ups "
                    f"{', '.join(FOLLOW_UPS)})")
+    p.add_argument("--seed", type=int, default=None,
+                   help="train every variant from this seed (default: the preset's or TrainConfig's); "
+                        "keep each seed's rows in their own --results file")
     p.add_argument("--parallel", type=int, default=1, choices=(1, 2), help="variants trained at once")
     p.add_argument("--eval-samples", type=int, default=500, help="images per live evaluation")
     p.add_argument("--results", default=None, help="JSON results (default: WORK/results.json)")

@@ -141,6 +141,9 @@ class TrainConfig:
                                   "comma-separated color, translation, cutout; '' = off", "stabilisers")
     d_mbstd: bool = option(False, "minibatch std-dev feature map before D's last conv (Karras et al. 2018, "
                                   "ProGAN)", "stabilisers")
+    g_topk: float = option(1.0, "G learns only from this share of each batch's fakes, those D rates most real "
+                                "(top-k training, Sinha et al. 2020); 1 = every fake", "stabilisers", 0.0, 1.0,
+                           low_open=True, resume=True)
     ema_decay: float = option(0.0, "exponential moving average of G's weights, used for snapshots, export and "
                                    "evaluation (Yazici et al. 2019; StyleGAN's G_ema); 0 = off, e.g. 0.999",
                               "stabilisers", 0.0, 1.0, high_open=True)

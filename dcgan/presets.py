@@ -9,7 +9,8 @@ from __future__ import annotations
 from .config import PRESET_NAMES, ConfigError, TrainConfig
 
 # Fields every preset sets, so that a preset means the same run whatever the defaults become.
-_COMMON = dict(z_dim=100, beta1=0.5, beta2=0.999, label_smoothing=0.0, lr_decay_from=1.0, grid_size=64, seed=0)
+_COMMON = dict(z_dim=100, beta1=0.5, beta2=0.999, label_smoothing=0.0, lr_decay_from=1.0, g_topk=1.0, grid_size=64,
+               seed=0)
 
 PRESETS: dict[str, dict] = {
     # Seed 000: 64x64 grey faces. G: z -> 512x4x4 -> four stride-2 5x5 transposed convs (256, 128, 64, 1),

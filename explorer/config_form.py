@@ -32,7 +32,7 @@ LABELS = {
     "label_smoothing": "Label smoothing", "log_every": "Log every (steps)", "grid_size": "Images per snapshot",
     "holdout": "Held-out share (folders)", "precision": "Precision", "compile": "torch.compile",
     "sync_batchnorm": "SyncBatchNorm (torchrun, GPUs)", "gan_loss": "GAN loss", "d_spectral_norm": "Spectral norm in D",
-    "d_mbstd": "Minibatch std-dev in D", "r1_gamma": "R1 gamma (0 = off)", "r1_every": "R1 every (steps)",
+    "d_mbstd": "Minibatch std-dev in D", "g_topk": "G's top-k share of fakes (1 = all)", "r1_gamma": "R1 gamma (0 = off)", "r1_every": "R1 every (steps)",
     "diffaugment": "DiffAugment policy", "ema_decay": "EMA decay of G (0 = off)", "ema_start": "EMA start (step)",
 }
 FORMATS = {"dataset": lambda d: DATASET_LABELS.get(d, d), "channels": lambda c: {1: "1 (grey)", 3: "3 (RGB)"}.get(c, c)}
@@ -44,7 +44,7 @@ LAYOUT = [
     ("Model", [("z_dim", "g_width", "d_width", "depth"),
                ("kernel_size", "d_batchnorm", "d_dropout", "d_dropout_every"), ("device",)]),
     ("Optimisation and stabilisers", [("beta1", "beta2", "lr_decay_from", "label_smoothing"),
-                                      ("gan_loss", "d_spectral_norm", "d_mbstd"),
+                                      ("gan_loss", "d_spectral_norm", "d_mbstd", "g_topk"),
                                       ("r1_gamma", "r1_every", "diffaugment"), ("ema_decay", "ema_start"),
                                       ("adaptive_lr",), ("acc_low", "acc_high", "lr_factor", "lr_min", "lr_max")]),
     ("Evaluation during training (MNIST, Fashion-MNIST, Stacked MNIST, a labelled folder with its evaluator)", [("eval_every", "eval_samples")]),

@@ -127,6 +127,15 @@ def test_ablation_follow_ups_are_the_recipe_with_one_change():
     assert deeper["depth"] == 2 and recipe["depth"] == 1
     assert {k for k in recipe if recipe[k] != deeper[k]} == {"depth", "run_name"}
     assert variant_config("recipe-g48", "mnist", "data", "g", 500)["d_width"] == recipe["d_width"]
+    topk = variant_config("recipe-topk", "mnist", "data", "r", 500)
+    assert {k: v for k, v in topk.items() if recipe[k] != v} == {"g_topk": 0.5}
+
+
+def test_an_ablation_seed_changes_only_the_seed():
+    from bench.ablation import variant_config
+
+    default, other = (variant_config("mbstd", "stacked-mnist", "data", "m", 500, seed) for seed in (None, 3))
+    assert "seed" not in default and {k: v for k, v in other.items() if default.get(k) != v} == {"seed": 3}
 
 
 def test_ablation_plot_title_names_the_budgets_the_rows_ran_with():

@@ -10,10 +10,14 @@ Follows:
 - R1: Mescheder et al. 2018 "Which training methods for GANs do actually converge?", written as
   rosinality/stylegan2-pytorch's d_r1_loss (squared L2 norm of d sum(D(x)) / dx per image, batch mean;
   the caller scales it by gamma/2 and, for lazy regularisation every k steps, by k).
+- top-k training: Sinha et al. 2020 "Top-k Training of GANs: Improving GAN Performance by Throwing Away
+  Bad Samples" (as in their torch_mimicry fork: torch.topk over D's logits of the fakes, before G's loss).
 
 And seed 002's BCE pair: d_loss (with one-sided label smoothing) and the non-saturating g loss.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -60,3 +64,16 @@ def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: flo
 def g_nonsaturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """-log D(G(z)): strong gradients early, when D easily rejects G's samples."""
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def top_k_fakes(real_logits: torch.Tensor | None, fake_logits: torch.Tensor,
+                share: float) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """The ceil(share * n) fakes D rates most real, each with its paired real logit (None stays None).
+
+    G's loss over these alone: the fakes D already rejects pull G towards the mean of several modes,
+    between digits, so their gradients are dropped (Sinha et al. 2020)."""
+    if share >= 1:
+        return real_logits, fake_logits
+    k = max(1, math.ceil(share * fake_logits.shape[0]))
+    idx = torch.topk(fake_logits.detach(), k).indices
+    return (None if real_logits is None else real_logits[idx]), fake_logits[idx]

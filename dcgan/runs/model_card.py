@@ -49,6 +49,8 @@ def stabilisers(cfg: dict) -> str:
         on.append("minibatch std-dev in D")
     if cfg.get("diffaugment"):
         on.append(f"DiffAugment {cfg['diffaugment']}")
+    if cfg.get("g_topk", 1.0) < 1:
+        on.append(f"G learns from the top {cfg['g_topk']:.0%} of its fakes")
     if cfg.get("ema_decay"):
         on.append(f"EMA of G {cfg['ema_decay']:g} (what is sampled)")
     return "".join(", " + s for s in on)

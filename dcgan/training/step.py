@@ -9,7 +9,8 @@ import torch
 from ..config import TrainConfig
 from ..nets.augment import diff_augment
 from ..nets.losses import (
-    d_hinge_loss, d_loss, d_relativistic_loss, g_hinge_loss, g_nonsaturating_loss, g_relativistic_loss, r1_penalty
+    d_hinge_loss, d_loss, d_relativistic_loss, g_hinge_loss, g_nonsaturating_loss, g_relativistic_loss, r1_penalty,
+    top_k_fakes
 )
 from ..nets.models import Discriminator, Generator
 from .distributed import SINGLE, World
@@ -81,7 +82,7 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
                         with torch.no_grad():
                             g_real_logits = D(augment(real))
                     g_logits = D(augment(fake))
-                    loss_g = loss_g_fn(g_real_logits, g_logits)
+                    loss_g = loss_g_fn(*top_k_fakes(g_real_logits, g_logits, cfg.g_topk))
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
