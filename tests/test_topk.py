@@ -54,3 +54,12 @@ def test_a_share_outside_0_to_1_fails_in_one_line(share):
 def test_off_by_default_and_a_resume_may_change_it():
     assert TrainConfig().g_topk == 1.0
     assert "g_topk" in resume_fields()
+
+
+def test_the_train_form_offers_it_with_help(tmp_path, app_env):
+    from apptestkit import open_app
+
+    app_env(tmp_path)
+    field = open_app("train").text_input(key="train_g_topk")
+    assert field.label == "G's top-k share of fakes (1 = all)" and float(field.value) == 1.0
+    assert "Sinha et al. 2020" in field.help
