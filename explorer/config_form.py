@@ -32,7 +32,8 @@ LABELS = {
     "label_smoothing": "Label smoothing", "log_every": "Log every (steps)", "grid_size": "Images per snapshot",
     "holdout": "Held-out share (folders)", "precision": "Precision", "compile": "torch.compile",
     "sync_batchnorm": "SyncBatchNorm (torchrun, GPUs)", "gan_loss": "GAN loss", "d_spectral_norm": "Spectral norm in D",
-    "d_mbstd": "Minibatch std-dev in D", "g_topk": "G's top-k share of fakes (1 = all)", "r1_gamma": "R1 gamma (0 = off)", "r1_every": "R1 every (steps)",
+    "d_mbstd": "Minibatch std-dev in D", "g_topk": "G's top-k share of fakes (1 = all)",
+    "r1_gamma": "R1 gamma (0 = off)", "r1_every": "R1 every (steps)",
     "diffaugment": "DiffAugment policy", "ema_decay": "EMA decay of G (0 = off)", "ema_start": "EMA start (step)",
 }
 FORMATS = {"dataset": lambda d: DATASET_LABELS.get(d, d), "channels": lambda c: {1: "1 (grey)", 3: "3 (RGB)"}.get(c, c)}
