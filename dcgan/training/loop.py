@@ -427,8 +427,12 @@ def train(cfg: TrainConfig, checkpoints: str | Path = "checkpoints", resume: boo
             raise WriteError(run.path, e) from None
     try:
         distributed.start(world, resolve_device(cfg.device))
-        return _train_locked(cfg, checkpoints, run, resume, step_fn, progress, handle_sigterm, log, world,
-                             started_at)
+        state = _train_locked(cfg, checkpoints, run, resume, step_fn, progress, handle_sigterm, log, world,
+                              started_at)
+        # a process that tears the gloo group down while a peer is still in its last collective makes that
+        # peer abort (SIGABRT, "terminate called without an active exception"): leave together
+        world.barrier()
+        return state
     finally:
         distributed.stop(world)
         if lock is not None:
