@@ -4,7 +4,7 @@
     python bench/ablation.py --dataset stacked-mnist --minutes 60
     python bench/ablation.py --dataset mnist --minutes 10 --parallel 2     # two at a time, one core each
     python bench/ablation.py --dataset mnist --only plain,recipe --table docs/ablation-mnist.md
-    python bench/ablation.py --dataset mnist --only recipe,recipe-depth2    # a follow-up beside the recipe
+    python bench/ablation.py --dataset mnist --only recipe,recipe-mbstd     # a follow-up beside the recipe
 
 Each variant is a real `python -m dcgan train` process (with --eval-every, so its FID over wall time
 is in its eval.jsonl), stopped by SIGTERM when its budget since launch is spent (the trainer then
@@ -44,8 +44,10 @@ from dcgan.runs.rundir import RunDir  # noqa: E402
 # Each variant: what it adds, and the config fields it sets over the plain DCGAN (TrainConfig's
 # defaults, which are pytorch/examples' settings). Cumulative down to "depth1"; R1, minibatch std-dev
 # and DiffAugment are then each tried alone on top of that; "recipe" is the preset a new run starts
-# from (dcgan/presets.py RECIPES: on MNIST, depth1 with the relativistic loss and R1 in place of
-# hinge + SN + TTUR).
+# from (dcgan/presets.py RECIPES: depth1 with the relativistic loss and R1 in place of hinge + SN + TTUR;
+# since the follow-ups of 2026-12-03, with depth 2 on MNIST and Fashion-MNIST and minibatch std-dev on
+# Stacked MNIST). The follow-ups change that preset, so on MNIST "recipe-depth2", and on Stacked MNIST
+# "recipe-mbstd", is now "recipe" itself.
 EMA = dict(ema_decay=0.999)
 SN_HINGE = dict(gan_loss="hinge", d_spectral_norm=True, d_batchnorm=False)
 TTUR = dict(lr_g=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.9)
@@ -63,7 +65,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "mbstd": ("depth1 + minibatch std-dev in D", dict(DEEP, d_mbstd=True)),
     "diffaugment": ("depth1 + DiffAugment translation, cutout", dict(DEEP, diffaugment="translation,cutout")),
     "recipe": ("the recipe preset: depth1 with the relativistic loss + R1 (γ 1 every 8) in place of hinge + SN + "
-               "TTUR (no SN, lr 2e-4, β (0, 0.99))", {}),  # its fields come from dcgan.presets per dataset
+               "TTUR (no SN, lr 2e-4, β (0, 0.99)); depth 2 on (Fashion-)MNIST, + mbstd on Stacked",
+               {}),  # its fields: dcgan.presets per dataset
 }
 # Follow-ups, run by name with --only (not in the default list): the recipe with one change each, to
 # find what closes its remaining gaps on MNIST (precision and the confidently classified share).
@@ -271,9 +274,10 @@ def plot(results: list[dict], out: Path, title: str, final_samples: int) -> None
     for r in results:
         pts = [p for p in r["curve"] if p["step"] > 0]
         bold = r["variant"] == "recipe"
+        # follow-ups dashed: past ten rows the colour cycle repeats, and they are the recipe's variations
         line, = ax.plot([p["minutes"] for p in pts], [p["fid"] for p in pts], marker="o" if bold else None,
                         markersize=3, linewidth=2.4 if bold else 1.2, label=r["variant"], zorder=3 if bold else 2,
-                        color="black" if bold else None)
+                        color="black" if bold else None, linestyle="--" if r["variant"] in FOLLOW_UPS else "-")
         # the end of the budget, scored by `evaluate` (2,000 samples, 26,000 on Stacked MNIST: more samples
         # than the live check's 500, so a lower figure than the line's last point, on its own floor)
         ax.plot([r["minutes"]], [r["generated"]["fid"]], marker="*", markersize=9, color=line.get_color(),

@@ -46,7 +46,7 @@ PRESETS: dict[str, dict] = {
 
 SEEDS = {"faces64": "000", "anime64": "001", "mnist28": "003", "fashion28": "003"}
 
-# The recipe: the seed's 28 px DCGAN made narrower (widths 32) and one 3x3 block deeper per resolution,
+# The recipe: the seed's 28 px DCGAN made narrower (widths 32) and 3x3 blocks deeper per resolution,
 # trained on batches of 32 with the relativistic pair loss and a lazy R1 penalty instead of BatchNorm in
 # D (R3GAN's pairing, Huang et al. 2024), Adam beta1 0, and sampled from an EMA of G: what bought the
 # most quality per minute of a 2-core CPU in bench/ablation.py (docs/quality.md has the table and the
@@ -55,17 +55,18 @@ RECIPE_28 = dict(
     _COMMON, image_size=28, g_width=32, d_width=32, kernel_size=4, depth=1, d_dropout=0.0, d_dropout_every=1,
     batch_size=32, gan_loss="relativistic", d_batchnorm=False, d_spectral_norm=False, r1_gamma=1.0, r1_every=8,
     lr_g=2e-4, lr_d=2e-4, beta1=0.0, beta2=0.99, g_steps=1, adaptive_lr=False, ema_decay=0.999, ema_start=0,
-    # a snapshot every ~7 s on 2 cores, so the Train page's grid moves; weights with every 8th
+    # a snapshot every ~9 s on 2 cores (MNIST), so the Train page's grid moves; weights with every 8th
     snapshot_every=200, snapshot_weights_every=8, checkpoint_every=1000, log_every=200)
-RECIPE_DESCRIPTION = "relativistic loss + R1, widths 32, depth 1, batch 32, EMA of G"
 PRESETS.update({
-    # about 10 minutes on 2 CPU cores (30 steps/s)
-    "mnist28-rpgan": dict(RECIPE_28, dataset="mnist", channels=1, steps=18000),
-    "fashion28-rpgan": dict(RECIPE_28, dataset="fashion-mnist", channels=1, steps=18000),
+    # two 3x3 blocks per resolution: ahead of one in each of 4 equal-time MNIST draws (docs/quality.md);
+    # about 9 minutes on 2 CPU cores (23 steps/s)
+    "mnist28-rpgan": dict(RECIPE_28, dataset="mnist", channels=1, depth=2, steps=12000),
+    "fashion28-rpgan": dict(RECIPE_28, dataset="fashion-mnist", channels=1, depth=2, steps=12000),
     # Stacked MNIST: three digits as RGB, 1000 modes; 90,000 steps: about 2.5 hours on 2 CPU cores at the
-    # 10 steps/s measured 2026-12-02 (docs/quality.md), when this machine ran about 3x slower than the day before
-    "stacked28-rpgan": dict(RECIPE_28, dataset="stacked-mnist", channels=3, steps=90000, snapshot_every=1000,
-                                snapshot_weights_every=10, checkpoint_every=2000, log_every=1000),
+    # 10 steps/s measured 2026-12-02 (docs/quality.md), when this machine ran about 3x slower than the day before.
+    # D sees the batch's std-dev: the best hour of the Stacked ablation (on single digits it bought nothing)
+    "stacked28-rpgan": dict(RECIPE_28, dataset="stacked-mnist", channels=3, d_mbstd=True, steps=90000,
+                            snapshot_every=1000, snapshot_weights_every=10, checkpoint_every=2000, log_every=1000),
     # 64 px faces (any grey folder of faces; the shipped model: the faces' 13k photos): the same nets one
     # stride-2 block larger, DiffAugment's translation and cutout for a few thousand photos that D would
     # otherwise learn by heart (Zhao et al. 2020); about 5,400 steps an hour on 2 CPU cores
@@ -91,8 +92,10 @@ def preset_summary(name: str) -> str:
     colour = "RGB" if p["channels"] == 3 else "grey"
     if name in SEEDS:
         return f"{name}: seed {SEEDS[name]}, {p['image_size']} px {colour}"
-    extra = f" + DiffAugment {p['diffaugment']}" if p.get("diffaugment") else ""
-    return f"{name}: recipe ({RECIPE_DESCRIPTION}{extra}), {p['image_size']} px {colour}"
+    extra = (f" + DiffAugment {p['diffaugment']}" if p.get("diffaugment") else "") + \
+        (" + minibatch std-dev in D" if p.get("d_mbstd") else "")
+    recipe = f"relativistic loss + R1, widths {p['g_width']}, depth {p['depth']}, batch {p['batch_size']}, EMA of G"
+    return f"{name}: recipe ({recipe}{extra}), {p['image_size']} px {colour}"
 
 
 def preset_values(name: str) -> dict:

@@ -122,10 +122,12 @@ def test_ablation_follow_ups_are_the_recipe_with_one_change():
     from dcgan.presets import RECIPES, preset_values
 
     recipe = variant_config("recipe", "mnist", "data", "r", 500)
-    deeper = variant_config("recipe-depth2", "mnist", "data", "d", 500)
     assert recipe["gan_loss"] == preset_values(RECIPES["mnist"])["gan_loss"] == "relativistic"
-    assert deeper["depth"] == 2 and recipe["depth"] == 1
-    assert {k for k in recipe if recipe[k] != deeper[k]} == {"depth", "run_name"}
+    assert recipe["depth"] == 2  # since 2026-12-03 MNIST's recipe is its own depth-2 follow-up
+    stacked = variant_config("recipe", "stacked-mnist", "data", "r", 500)
+    deeper = variant_config("recipe-depth2", "stacked-mnist", "data", "d", 500)
+    assert deeper["depth"] == 2 and stacked["depth"] == 1
+    assert {k for k in stacked if stacked[k] != deeper[k]} == {"depth", "run_name"}
     assert variant_config("recipe-g48", "mnist", "data", "g", 500)["d_width"] == recipe["d_width"]
     topk = variant_config("recipe-topk", "mnist", "data", "r", 500)
     assert {k: v for k, v in topk.items() if recipe[k] != v} == {"g_topk": 0.5}

@@ -12,7 +12,7 @@ import torch.nn as nn
 from dcgan.cli import _config_from_args, build_parser
 from dcgan.config import ConfigError, ModelConfig, TrainConfig
 from dcgan.nets.models import Discriminator, Generator
-from dcgan.presets import PRESETS, RECIPES, default_preset, preset_config
+from dcgan.presets import PRESETS, RECIPES, default_preset, preset_config, preset_summary
 from dcgan.runs.checkpoint import load_run_generator
 from dcgan.runs.rundir import RunDir
 from dcgan.training.loop import train
@@ -54,6 +54,14 @@ def test_the_recipe_differs_from_the_plain_dcgan_only_in_what_it_says():
     assert changed <= {"preset", "batch_size", "gan_loss", "d_batchnorm", "d_spectral_norm", "lr_g", "lr_d", "beta1",
                        "beta2", "ema_decay", "ema_start", "steps", "snapshot_every", "snapshot_weights_every",
                        "log_every", "depth", "d_mbstd", "r1_gamma", "r1_every", "diffaugment", "g_width", "d_width"}
+
+
+def test_a_recipe_summary_says_its_own_nets():
+    # the Train page's preset box: MNIST's recipe is two blocks deep, Stacked MNIST's one
+    assert "widths 32, depth 2, batch 32" in preset_summary("mnist28-rpgan")
+    assert "depth 1" in preset_summary("stacked28-rpgan") and "DiffAugment" in preset_summary("faces64-rpgan")
+    assert "minibatch std-dev" in preset_summary("stacked28-rpgan") and "std-dev" not in preset_summary("mnist28-rpgan")
+    assert preset_summary("mnist28") == "mnist28: seed 003, 28 px grey"
 
 
 def test_the_train_form_starts_from_the_recipe(tmp_path, app_env):
