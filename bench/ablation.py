@@ -78,6 +78,7 @@ FOLLOW_UPS: dict[str, tuple[str, dict]] = {
     "recipe-topk": ("the recipe with G learning from the half of its fakes D rates most real (top-k)",
                     dict(g_topk=0.5)),
     "recipe-depth2-mbstd": ("the recipe with depth 2 and minibatch std-dev in D", dict(depth=2, d_mbstd=True)),
+    "recipe-depth3": ("the recipe with three 3x3 blocks per inner resolution (depth 3)", dict(depth=3)),
 }
 EVERY_VARIANT = {**VARIANTS, **FOLLOW_UPS}
 # images between live evaluations: the same share of the budget for every batch size

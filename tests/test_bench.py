@@ -131,6 +131,8 @@ def test_ablation_follow_ups_are_the_recipe_with_one_change():
     assert variant_config("recipe-g48", "mnist", "data", "g", 500)["d_width"] == recipe["d_width"]
     topk = variant_config("recipe-topk", "mnist", "data", "r", 500)
     assert {k: v for k, v in topk.items() if recipe[k] != v} == {"g_topk": 0.5}
+    deepest = variant_config("recipe-depth3", "mnist", "data", "r", 500)
+    assert {k: v for k, v in deepest.items() if recipe[k] != v} == {"depth": 3}
 
 
 def test_an_ablation_seed_changes_only_the_seed():
