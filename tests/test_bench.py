@@ -149,3 +149,17 @@ def test_ablation_plot_title_names_the_budgets_the_rows_ran_with():
     assert plot_title(rows, "stacked-mnist") == "stacked-mnist: FID over wall time, 60 min per variant"
     rows.append(dict(ablation_row("recipe", 1, 2, 9.0), minutes=10))
     assert plot_title(rows, "mnist").endswith(", 10 / 60 min per variant")
+
+
+@pytest.mark.skipif(not (SHIPPED / "mnist" / "discriminator.safetensors").is_file(), reason="no shipped mnist D")
+def test_critic_view_scores_what_it_can_and_says_what_it_left_out(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "critic.py"), "--models", "mnist", "no-such-run",
+                           "--samples", "16", "--data-root", str(tmp_path / "no-data")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split() for line in proc.stdout.splitlines()[1:]]
+    assert [r[0] for r in rows] == ["mnist"] * 2 and all(r[1].isdigit() for r in rows)  # D's step, from its file
+    assert [" ".join(r[2:-1]) for r in rows] == ["G's images", "uniform noise"]
+    assert all(0 < float(r[-1]) < 1 for r in rows)
+    # without the data the real rows are left out with a reason, and a run with no D is named
+    assert proc.stderr.count("NOTICE: mnist: no") == 2 and "no-such-run" in proc.stderr

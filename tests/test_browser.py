@@ -288,6 +288,8 @@ def test_shipped_model_read_only(browser, tmp_path):
         page.get_by_text("Resume is off").wait_for()
         assert page.get_by_role("button", name="Resume", exact=True).is_disabled()
         assert page.get_by_role("button", name="Delete", exact=True).is_disabled()
+        # the "All runs" fragment draws after the rest: without this wait the shot shows its grey placeholder
+        assert "faces" in page.get_by_test_id("stTable").inner_text()
         no_exceptions(page)
         shot(page, "shipped_train")
         go_to(page, url, "Quality", "Quality")
