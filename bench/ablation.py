@@ -79,6 +79,9 @@ FOLLOW_UPS: dict[str, tuple[str, dict]] = {
                     dict(g_topk=0.5)),
     "recipe-depth2-mbstd": ("the recipe with depth 2 and minibatch std-dev in D", dict(depth=2, d_mbstd=True)),
     "recipe-depth3": ("the recipe with three 3x3 blocks per inner resolution (depth 3)", dict(depth=3)),
+    # the recipe's precision is "auto" (bf16 on CPUs with AMX): this row is the recipe in fp32 everywhere
+    "recipe-fp32": ("the recipe in fp32 (its precision \"auto\" is bf16 where the CPU has AMX)",
+                    dict(precision="fp32")),
 }
 EVERY_VARIANT = {**VARIANTS, **FOLLOW_UPS}
 # images between live evaluations: the same share of the budget for every batch size

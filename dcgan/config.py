@@ -164,8 +164,9 @@ class TrainConfig:
     # speed options, off by default (docs/speed.md): bf16 autocast of the convolutions (slow on
     # CPUs without bf16 units), and torch.compile of G and D for the training step (needs a C++
     # compiler and compiles before the first step; 1.2-1.4x at 28 px on the 2-core CPU, 1.06x at 64)
-    precision: str = option("fp32", "bf16 autocasts the convolutions (fast on GPUs and CPUs with bf16 units)",
-                            "speed", choices=("fp32", "bf16"))
+    precision: str = option("fp32", "bf16 autocasts the convolutions (fast on GPUs and on CPUs with AMX, many "
+                                    "times slower on other CPUs); auto: bf16 where it is fast, else fp32",
+                            "speed", choices=("fp32", "bf16", "auto"))
     compile: bool = option(False, "torch.compile G and D for the training step (needs a C++ compiler)", "speed")
     sync_batchnorm: bool = option(False, "under torchrun on GPUs: batch statistics over the global batch",
                                   "speed")

@@ -28,7 +28,7 @@ from dcgan.training.balance import balance_lrs
 from dcgan.nets.losses import d_loss, g_nonsaturating_loss
 from dcgan.training.resume import resume_config
 from dcgan.training.loop import train
-from dcgan.training.step import train_step
+from dcgan.training.step import fast_bf16, train_step, uses_bf16
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "datasets"
@@ -580,13 +580,28 @@ def test_shipped_mnist_model_samples(tmp_path):
     assert st["state"] == "finished"
 
 
-@pytest.mark.parametrize("option", [{"precision": "bf16"}, {"compile": True}], ids=["bf16", "compile"])
+@pytest.mark.parametrize("option", [{"precision": "bf16"}, {"precision": "auto"}, {"compile": True}],
+                         ids=["bf16", "auto", "compile"])
 def test_gpu_speed_options_also_train_on_cpu(tmp_path, option):
-    assert train(tiny("opt", steps=3, **option), tmp_path, progress=False) == "finished"
+    lines = []
+    assert train(tiny("opt", steps=3, **option), tmp_path, progress=False, log=lines.append) == "finished"
+    if option.get("precision") == "auto":  # the log says what "auto" chose on this machine
+        chosen = "bf16" if fast_bf16("cpu") else "fp32"
+        assert any(line.startswith(f"precision auto: {chosen} on this cpu") for line in lines), lines
     run = RunDir.of(tmp_path, "opt")
     assert all(math.isfinite(r["loss_g"]) for r in read_jsonl(run.metrics_path))
     G = resolve_generator(run.path)  # plain state-dict keys, even from a compiled step
     assert torch.isfinite(G(torch.randn(2, 100))).all()
+
+
+def test_precision_auto_is_bf16_only_where_the_device_has_fast_bf16(monkeypatch):
+    cpu = torch.device("cpu")
+    assert not uses_bf16("fp32", cpu) and uses_bf16("bf16", cpu)
+    for amx in (True, False):  # CPUs with AMX tiles run bf16 convolutions fast; others emulate it
+        fast_bf16.cache_clear()
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx, raising=False)
+        assert uses_bf16("auto", cpu) is amx
+    fast_bf16.cache_clear()
 
 
 def test_train_step_matches_a_plain_step_that_also_computes_d_weight_gradients_in_the_g_step():

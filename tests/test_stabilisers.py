@@ -107,9 +107,10 @@ def test_ema_is_what_the_run_exports(tmp_path):
     assert "G_ema" not in load_training_state(RunDir(tmp_path / "g").checkpoint_path)
 
 
-def test_resume_with_ema_diffaugment_and_r1_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # bf16: what "auto" picks on AMX CPUs and GPUs
+def test_resume_with_ema_diffaugment_and_r1_is_bit_identical(tmp_path, precision):
     kw = dict(ema_decay=0.9, ema_start=1, diffaugment="color,translation,cutout", r1_gamma=1.0, r1_every=2,
-              d_spectral_norm=True, d_batchnorm=False, d_mbstd=True, gan_loss="relativistic")
+              d_spectral_norm=True, d_batchnorm=False, d_mbstd=True, gan_loss="relativistic", precision=precision)
     assert train(tiny("whole", **kw), tmp_path, progress=False, log=quiet) == "finished"
     part = RunDir(tmp_path / "part")
 

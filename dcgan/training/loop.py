@@ -27,7 +27,7 @@ from ..runs.files import WriteError, atomic_write_bytes, atomic_write_json, json
 from ..runs.rundir import RunDir
 from .balance import balance_lrs, decayed_lr, set_lr
 from .distributed import SINGLE, World
-from .step import train_step
+from .step import train_step, uses_bf16
 
 
 class TrainingFailed(RuntimeError):
@@ -308,6 +308,10 @@ class Trainer:
         G, D = (distributed.wrap(m, self.world, self.device) for m in (self.G, self.D))
         if cfg.compile:  # the step's modules only: checkpoints and snapshots keep plain state dicts
             G, D = torch.compile(G), torch.compile(D)
+        if cfg.precision == "auto":
+            fast = uses_bf16("auto", self.device)
+            self.log(f"precision auto: {'bf16' if fast else 'fp32'} on this {self.device.type} "
+                     f"({'it has' if fast else 'no'} fast bf16 units)")
         try:
             if self.world.share(self.step == 0 and not self.run.grid_path(0).exists()):
                 self.snapshot()  # step 0: what G makes before any training

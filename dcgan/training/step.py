@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Callable
 
 import torch
@@ -110,7 +111,23 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
 
 def autocast(device: torch.device, cfg: TrainConfig):
     """bf16 autocast when cfg.precision asks for it (convolutions in bf16, losses and weights fp32)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bf16(cfg.precision, device))
+
+
+def uses_bf16(precision: str, device: torch.device) -> bool:
+    """Whether a step at this precision ("fp32", "bf16" or "auto") autocasts to bf16 on device."""
+    return precision == "bf16" or (precision == "auto" and fast_bf16(device.type))
+
+
+@functools.cache
+def fast_bf16(device_type: str) -> bool:
+    """Whether this machine's device runs bf16 convolutions faster than fp32: CUDA GPUs with bf16, CPUs
+    with AMX tiles (1.8-2x on the 28 px recipe, docs/speed.md). Other CPUs emulate bf16: 0.06x measured."""
+    if device_type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device_type == "cpu":
+        return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+    return False
 
 
 def _no_sync(module: torch.nn.Module):
