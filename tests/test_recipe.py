@@ -53,7 +53,8 @@ def test_the_recipe_differs_from_the_plain_dcgan_only_in_what_it_says():
     changed = {k for k, v in recipe.to_dict().items() if plain.to_dict()[k] != v}
     assert changed <= {"preset", "batch_size", "gan_loss", "d_batchnorm", "d_spectral_norm", "lr_g", "lr_d", "beta1",
                        "beta2", "ema_decay", "ema_start", "steps", "snapshot_every", "snapshot_weights_every",
-                       "log_every", "depth", "d_mbstd", "r1_gamma", "r1_every", "diffaugment", "g_width", "d_width"}
+                       "log_every", "depth", "d_mbstd", "r1_gamma", "r1_every", "diffaugment", "g_width", "d_width",
+                       "precision"}  # "auto": bf16 only where the machine runs it fast
 
 
 def test_a_recipe_summary_says_its_own_nets():
