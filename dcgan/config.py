@@ -161,9 +161,10 @@ class TrainConfig:
     eval_every: int = option(0, "evaluate every N steps into eval.jsonl (0 = never); MNIST, Fashion-MNIST and "
                                 "Stacked MNIST only", "evaluation", 0, 10_000_000, resume=True)
     eval_samples: int = option(500, "generated images per evaluation", "evaluation", 100, 10_000, resume=True)
-    # speed options, off by default (docs/speed.md): bf16 autocast of the convolutions (slow on
-    # CPUs without bf16 units), and torch.compile of G and D for the training step (needs a C++
-    # compiler and compiles before the first step; 1.2-1.4x at 28 px on the 2-core CPU, 1.06x at 64)
+    # speed options, off by default (docs/speed.md; the recipe presets set precision "auto"): bf16
+    # autocast of the convolutions (0.06x on a CPU without AMX, 1.8-2x with it), and torch.compile of G
+    # and D for the training step (needs a C++ compiler and compiles before the first step; 1.2-1.4x
+    # at 28 px on the 2-core CPU, 1.06x at 64)
     precision: str = option("fp32", "bf16 autocasts the convolutions (fast on GPUs and on CPUs with AMX, many "
                                     "times slower on other CPUs); auto: bf16 where it is fast, else fp32",
                             "speed", choices=("fp32", "bf16", "auto"))

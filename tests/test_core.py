@@ -597,11 +597,13 @@ def test_gpu_speed_options_also_train_on_cpu(tmp_path, option):
 def test_precision_auto_is_bf16_only_where_the_device_has_fast_bf16(monkeypatch):
     cpu = torch.device("cpu")
     assert not uses_bf16("fp32", cpu) and uses_bf16("bf16", cpu)
-    for amx in (True, False):  # CPUs with AMX tiles run bf16 convolutions fast; others emulate it
+    try:
+        for amx in (True, False):  # CPUs with AMX tiles run bf16 convolutions fast; others emulate it
+            fast_bf16.cache_clear()
+            monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx, raising=False)
+            assert uses_bf16("auto", cpu) is amx
+    finally:  # the cached answer must be this machine's again for the tests after this one
         fast_bf16.cache_clear()
-        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx, raising=False)
-        assert uses_bf16("auto", cpu) is amx
-    fast_bf16.cache_clear()
 
 
 def test_train_step_matches_a_plain_step_that_also_computes_d_weight_gradients_in_the_g_step():
