@@ -22,7 +22,7 @@ from dcgan.data import BatchSource, DataError, load_dataset, load_folder, load_t
 from dcgan.explore.imaging import gif_bytes, gif_frame_count, make_grid, upscale
 from dcgan.explore.latent import interpolate, lerp, slerp, sweep, z_from_seed
 from dcgan.nets.models import Discriminator, Generator
-from dcgan.runs.files import read_jsonl
+from dcgan.runs.files import read_json, read_jsonl
 from dcgan.runs.rundir import RunDir, list_runs
 from dcgan.training.balance import balance_lrs
 from dcgan.nets.losses import d_loss, g_nonsaturating_loss
@@ -589,6 +589,9 @@ def test_gpu_speed_options_also_train_on_cpu(tmp_path, option):
         chosen = "bf16" if fast_bf16("cpu") else "fp32"
         assert any(line.startswith(f"precision auto: {chosen} on this cpu") for line in lines), lines
     run = RunDir.of(tmp_path, "opt")
+    # generator.json records what the steps ran in, so a shipped "auto" model says which it was
+    ran_in = {"bf16": "bf16", "auto": "bf16" if fast_bf16("cpu") else "fp32"}.get(option.get("precision"), "fp32")
+    assert read_json(run.generator_config_path)["precision"] == ran_in
     assert all(math.isfinite(r["loss_g"]) for r in read_jsonl(run.metrics_path))
     G = resolve_generator(run.path)  # plain state-dict keys, even from a compiled step
     assert torch.isfinite(G(torch.randn(2, 100))).all()

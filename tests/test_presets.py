@@ -241,7 +241,7 @@ def test_model_card_reads_the_run(tmp_path):
         "real": {"fid": 0.5, "classes_covered": 10}}))
     assert cli_main(["card", str(tmp_path / "c"), "--notes", "made in a test"]) == 0
     card = (tmp_path / "c" / "MODEL_CARD.md").read_text()
-    assert "4 steps" in card and "`finished`" in card and "synthetic shapes" in card
+    assert "4 steps" in card and "`finished`" in card and "synthetic shapes" in card and "images/s, in fp32" in card
     assert "| FID (domain classifier) | 12.5 | 0.5 |" in card and "| classes covered | 3 | 10 |" in card
     assert card.rstrip().endswith("made in a test")
     assert cli_main(["card", str(tmp_path / "nothing")]) == 2

@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 
 from ..evaluation.report import load_report
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, read_json
 from .rundir import RunDir, state_label
 
 DATA_NOTES = {
@@ -83,13 +83,17 @@ def model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> st
              f"{cfg.get('beta2')}){decay_note(cfg)}, g_steps {cfg.get('g_steps')}, adaptive lr "
              f"{'on' if cfg.get('adaptive_lr') else 'off'}, seed {cfg.get('seed')}; full settings in `config.json`"]
     if fig:
+        # generator.json says what "auto" became; runs from before it was recorded have only config.json's
+        precision = (read_json(run.generator_config_path) or {}).get("precision") or (
+            cfg.get("precision") if cfg.get("precision") != "auto" else None)
         lines.append(f"- **Run:** {fig['steps']:,} steps ({_fmt(fig['epochs'])} epochs), state "
                      f"`{state_label(status)}`, {fig['wall_s'] / 60:.0f} min of training wall time, median "
-                     f"{fig['median_images_per_s']:.0f} images/s")
+                     f"{fig['median_images_per_s']:.0f} images/s" + (f", in {precision}" if precision else ""))
     if report:
         gen, real = report.get("generated", {}), report.get("real", {})
         lines += ["", f"## Evaluator ({report.get('samples')} samples at step {report.get('step')}; "
-                      "real test images beside them)", "", "| figure | generated | real |", "|---|---|---|"]
+                      "real training images beside them; memorisation: unseen test images)", "",
+                  "| figure | generated | real |", "|---|---|---|"]
         for key, label in (("fid", "FID (domain classifier)"), ("precision", "precision"), ("recall", "recall"),
                            ("classes_covered", "classes covered"), ("class_kl", "class KL"),
                            ("confident_fraction", "classified with ≥ 0.9 confidence")):

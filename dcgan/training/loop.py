@@ -182,7 +182,9 @@ class Trainer:
         save_training_state(self.run.checkpoint_path, state)
         export_generator(self.run.generator_path, self.run.generator_config_path, self.sample_G, self.model_cfg,
                          extra={"step": self.step, "run_name": self.cfg.run_name, "dataset": self.cfg.dataset,
-                                "weights": "ema" if self.ema is not None else "G"})
+                                "weights": "ema" if self.ema is not None else "G",
+                                # what "auto" became on this machine (a run resumed elsewhere: its last part's)
+                                "precision": "bf16" if uses_bf16(self.cfg.precision, self.device) else "fp32"})
 
     # --- set-up ------------------------------------------------------------------------------------
     def start_fresh(self) -> None:
