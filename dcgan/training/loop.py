@@ -143,6 +143,11 @@ class Trainer:
             self.write_status("running")
 
     @property
+    def step_precision(self) -> str:
+        """What the steps run in: cfg.precision with "auto" resolved for this device."""
+        return "bf16" if uses_bf16(self.cfg.precision, self.device) else "fp32"
+
+    @property
     def sample_G(self) -> Generator:
         """The G to sample from: the EMA's average when cfg.ema_decay > 0, else G itself."""
         return self.ema.module if self.ema is not None else self.G
@@ -184,7 +189,7 @@ class Trainer:
                          extra={"step": self.step, "run_name": self.cfg.run_name, "dataset": self.cfg.dataset,
                                 "weights": "ema" if self.ema is not None else "G",
                                 # what "auto" became on this machine (a run resumed elsewhere: its last part's)
-                                "precision": "bf16" if uses_bf16(self.cfg.precision, self.device) else "fp32"})
+                                "precision": self.step_precision})
 
     # --- set-up ------------------------------------------------------------------------------------
     def start_fresh(self) -> None:
@@ -311,9 +316,8 @@ class Trainer:
         if cfg.compile:  # the step's modules only: checkpoints and snapshots keep plain state dicts
             G, D = torch.compile(G), torch.compile(D)
         if cfg.precision == "auto":
-            fast = uses_bf16("auto", self.device)
-            self.log(f"precision auto: {'bf16' if fast else 'fp32'} on this {self.device.type} "
-                     f"({'it has' if fast else 'no'} fast bf16 units)")
+            self.log(f"precision auto: {self.step_precision} on this {self.device.type} "
+                     f"({'it has' if self.step_precision == 'bf16' else 'no'} fast bf16 units)")
         try:
             if self.world.share(self.step == 0 and not self.run.grid_path(0).exists()):
                 self.snapshot()  # step 0: what G makes before any training
