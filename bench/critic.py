@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from dcgan.data import DataError, load_dataset  # noqa: E402
-from dcgan.explore.critic import generated_realness, realness  # noqa: E402
-from dcgan.explore.imaging import as_float_images  # noqa: E402
-from dcgan.explore.latent import z_from_seed  # noqa: E402
+from dcgan.analysis.critic import generated_realness, realness  # noqa: E402
+from dcgan.imaging import as_float_images  # noqa: E402
+from dcgan.sampling import z_from_seed  # noqa: E402
 from dcgan.runs.checkpoint import CheckpointError, load_run_discriminator, resolve_generator  # noqa: E402
 from dcgan.runs.files import read_json  # noqa: E402
 from dcgan.runs.rundir import RunDir  # noqa: E402
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'model':<16}{'D step':>8}  {'kind of image':<26}{'mean P(real)':>13}")
     for name in args.models:
         try:
-            step, scores = beliefs(RunDir(Path(args.checkpoints) / name), args.samples, args.data_root, args.seed)
+            step, scores = beliefs(RunDir.of(args.checkpoints, name), args.samples, args.data_root, args.seed)
         except CheckpointError as e:
             print(f"NOTICE: {name}: {e}", file=sys.stderr)
             continue

@@ -37,10 +37,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench.report import Row, Target, machine, machine_text, progress, table  # noqa: E402
-from dcgan.explore.labelled import NoClassifierError  # noqa: E402
-from dcgan.explore.latent import generate, z_from_seed  # noqa: E402
-from dcgan.explore.semantics import DEFAULT_K, find_directions  # noqa: E402
-from dcgan.explore.sensitivity import heatmap, heatmap_image, sensitivity  # noqa: E402
+from dcgan.analysis.labelled import NoClassifierError  # noqa: E402
+from dcgan.sampling import generate, z_from_seed  # noqa: E402
+from dcgan.analysis.semantics import DEFAULT_K, find_directions  # noqa: E402
+from dcgan.analysis.sensitivity import heatmap, heatmap_image, sensitivity  # noqa: E402
 from dcgan.runs.checkpoint import resolve_generator  # noqa: E402
 
 SHIPPED = ("mnist", "fashion-mnist", "faces")

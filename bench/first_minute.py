@@ -31,7 +31,7 @@ from dcgan.evaluation.embedding import CONFIDENT, embed  # noqa: E402
 from dcgan.presets import RECIPES, preset_values  # noqa: E402
 from dcgan.training.launch import start_training, stop_training, wait_for_state  # noqa: E402
 
-PADDING = 2  # dcgan.explore.imaging.make_grid's
+PADDING = 2  # dcgan.imaging.make_grid's
 
 
 def tiles(grid: np.ndarray, size: int, count: int) -> np.ndarray:

@@ -11,8 +11,8 @@ from typing import Callable
 import numpy as np
 
 from dcgan.runs.checkpoint import load_run_generator
-from dcgan.explore.views import image_png, interpolation, render_z, sweep_grid
-from dcgan.explore.latent import z_from_seed
+from dcgan.analysis.views import image_png, interpolation, render_z, sweep_grid
+from dcgan.sampling import z_from_seed
 from dcgan.runs.rundir import RunDir
 
 from .report import Row, Target, progress

@@ -25,7 +25,8 @@ import torch
 import torch.nn as nn
 
 from dcgan.config import TrainConfig
-from dcgan.data import BatchSource, load_dataset
+from dcgan.training.batches import BatchSource
+from dcgan.data import load_dataset
 from dcgan.nets.models import Discriminator, Generator
 from dcgan.runs.files import read_jsonl
 from dcgan.runs.rundir import RunDir

@@ -282,8 +282,8 @@ def cmd_delete(args) -> int:
 
 def cmd_sample(args) -> int:
     from .runs.checkpoint import resolve_generator
-    from .explore.imaging import make_grid, png_bytes, upscale
-    from .explore.latent import generate, z_from_seed
+    from .imaging import make_grid, png_bytes, upscale
+    from .sampling import generate, z_from_seed
     import torch
     _positive("count", args.count, 1, 1024)
     G = resolve_generator(args.model, args.step)
@@ -296,14 +296,14 @@ def cmd_sample(args) -> int:
 
 def cmd_interpolate(args) -> int:
     from .runs.checkpoint import resolve_generator
-    from .explore.views import interpolation
-    from .explore.latent import z_from_seed
+    from .analysis.views import interpolation
+    from .sampling import z_from_seed
     _positive("frames", args.frames, 2, 1000)
     G = resolve_generator(args.model, args.step)
     z0, z1 = z_from_seed(args.seed_a, G.z_dim)[0], z_from_seed(args.seed_b, G.z_dim)[0]
     path = f"{args.method or 'slerp'}, seed {args.seed_a} -> {args.seed_b}"
     if args.direction is not None:
-        from .explore.semantics import direction_endpoints, saved_direction
+        from .analysis.semantics import direction_endpoints, saved_direction
         if args.method == "slerp":
             raise ConfigError("--direction goes along a straight line: leave out --method (or use lerp)")
         z0, z1 = direction_endpoints(z0, saved_direction(_run_of(args.model), G.z_dim, args.direction), args.reach)
@@ -320,12 +320,12 @@ def cmd_interpolate(args) -> int:
 def cmd_sweep(args) -> int:
     import numpy as np
     from .runs.checkpoint import resolve_generator
-    from .explore.imaging import make_grid, png_bytes, upscale
-    from .explore.latent import generate, sweep, z_from_seed
+    from .imaging import make_grid, png_bytes, upscale
+    from .sampling import generate, sweep, z_from_seed
     G = resolve_generator(args.model, args.step)
     z0 = z_from_seed(args.seed, G.z_dim)
     if args.most_sensitive is not None:
-        from .explore.sensitivity import sensitivity, sensitivity_order
+        from .analysis.sensitivity import sensitivity, sensitivity_order
         top = _positive("most-sensitive", args.most_sensitive, 1, 64)  # before the Jacobian, not after
         components = sensitivity_order(sensitivity(G, z0[0]))[:top]
     else:
@@ -360,10 +360,10 @@ def _run_of(model: str) -> Path:
 def cmd_directions(args) -> int:
     import math
     from .runs.checkpoint import resolve_generator
-    from .explore.directions import save_directions, strip
-    from .explore.imaging import make_grid, png_bytes, upscale
-    from .explore.latent import z_from_seed
-    from .explore.semantics import find_directions, save_run_directions, weights_step
+    from .analysis.directions import save_directions, strip
+    from .imaging import make_grid, png_bytes, upscale
+    from .sampling import z_from_seed
+    from .analysis.semantics import find_directions, save_run_directions, weights_step
     _positive("k", args.k, 1, 10_000)
     _positive("samples", args.samples, 20, 200_000)
     if args.strip is not None:
@@ -415,9 +415,9 @@ def cmd_directions(args) -> int:
 
 def cmd_sensitivity(args) -> int:
     from .runs.checkpoint import resolve_generator
-    from .explore.imaging import png_bytes, upscale
-    from .explore.latent import generate, z_from_seed
-    from .explore.sensitivity import heatmap, heatmap_image, sensitivity, sensitivity_order
+    from .imaging import png_bytes, upscale
+    from .sampling import generate, z_from_seed
+    from .analysis.sensitivity import heatmap, heatmap_image, sensitivity, sensitivity_order
     _positive("top", args.top, 1, 100_000)
     G = resolve_generator(args.model, args.step)
     if args.heatmap is not None and not 0 <= args.heatmap < G.z_dim:
@@ -440,12 +440,12 @@ def cmd_sensitivity(args) -> int:
 
 def cmd_stats(args) -> int:
     from .runs.rundir import RunDir
-    from .explore.stats_chart import stats_png
+    from .analysis.stats_chart import stats_png
     if args.smooth is not None:
         _positive("smooth", args.smooth, 1, 1_000_000)
     if not Path(args.run).is_dir():
         raise ConfigError(f"no run directory at {args.run}")
-    run = RunDir(Path(args.run))
+    run = RunDir.at(args.run)
     metrics = run.metrics()
     if metrics.skipped:
         print(f"skipped {metrics.skipped} malformed line(s) in metrics.jsonl", file=sys.stderr)
@@ -458,7 +458,7 @@ def cmd_stats(args) -> int:
 
 
 def cmd_card(args) -> int:
-    from .runs.model_card import write_model_card
+    from .evaluation.model_card import write_model_card
     if not (Path(args.run) / "config.json").is_file():
         raise ConfigError(f"no run directory at {args.run}")
     print(f"wrote {write_model_card(args.run, args.data_note, args.notes)}")

@@ -8,7 +8,7 @@ import math
 
 import plotly.graph_objects as go
 
-from dcgan.explore.stats_chart import running_mean
+from dcgan.analysis.stats_chart import running_mean
 
 MAX_POINTS = 1500  # more points than pixels only slows the browser down
 

@@ -25,8 +25,7 @@ from PIL import Image
 
 from dcgan.runs.checkpoint import CheckpointError, load_run_generator
 from dcgan.config import bounds_text, in_bounds
-from dcgan.explore.imaging import png_bytes
-from dcgan.runs.files import read_json
+from dcgan.imaging import png_bytes
 from dcgan.runs.rundir import ACTIVE_STATES, RunDir, list_runs, state_label
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,12 +51,6 @@ def checkpoints_dir() -> Path:
     return Path(os.environ.get("DCGAN_CHECKPOINTS") or PROJECT_ROOT / "checkpoints")
 
 
-def run_config(run: RunDir) -> dict:
-    """config.json, or the request the app wrote before the trainer started; {} when it is not a
-    valid config (run.config_problem() says why), so no page trips over a hostile or broken file."""
-    return {} if run.config_problem() else run.config_or_request()[0]
-
-
 def step_options(run: RunDir) -> list[str]:
     """'final' (the exported generator) and every snapshot step with weights, newest first: while a
     run trains, its newest snapshot is ahead of the last export, and comes first."""
@@ -66,7 +59,7 @@ def step_options(run: RunDir) -> list[str]:
     if run.generator_path.is_file():
         # the export is as new as a snapshot of the same step: list it first; of unknown step (a
         # damaged generator.json), first too, so its problem is what the user sees
-        step = final_step(run)
+        step = run.export_step()
         options.append((float("inf") if step is None else step + 0.5, FINAL))
     return [o for _, o in sorted(options, reverse=True)]
 
@@ -89,13 +82,8 @@ def step_label(run: RunDir, option: str) -> str:
 def step_text(run: RunDir, option: str | None) -> str:
     """What a caption says about the chosen weights, always with their step."""
     if option in (None, FINAL):
-        return f"{step_label(run, FINAL)} (step {final_step(run)})"
+        return f"{step_label(run, FINAL)} (step {run.export_step()})"
     return f"step {int(option)}"
-
-
-def final_step(run: RunDir) -> int | None:
-    step = (read_json(run.generator_config_path) or {}).get("step")
-    return step if isinstance(step, int) and not isinstance(step, bool) else None
 
 
 @dataclass
@@ -152,7 +140,7 @@ def sidebar() -> Selection:
                             format_func=lambda o: step_label(run, o),
                             help="the final model (or, while a run trains, its last checkpoint) or any "
                                  "snapshot that saved generator weights; newest first")
-        imported = run_config(run).get("imported_from")
+        imported = run.config_values().get("imported_from")
         st.caption(f"state: **{state_label(status)}** · showing {step_text(run, step)}"
                    + (f" · imported from `{imported}`" if imported else ""))
     return Selection(checkpoints, run, step)
@@ -161,7 +149,7 @@ def sidebar() -> Selection:
 @st.cache_resource(max_entries=8, show_spinner="Loading the generator…")
 def _cached_generator(run_path: str, step: int | None, mtime_ns: int) -> torch.nn.Module:
     # mtime_ns is part of the cache key only: a re-exported generator is a new entry
-    return load_run_generator(RunDir(Path(run_path)), step)
+    return load_run_generator(RunDir.at(run_path), step)
 
 
 NO_RUNS = "There are no runs yet. Start one on the Train page."
@@ -186,7 +174,7 @@ def load_generator(sel: Selection) -> torch.nn.Module | None:
                  "with weights). Wait for its first checkpoint, or pick another run.")
         return None
     step = sel.step_number
-    path = sel.run.generator_path if step is None else sel.run.snapshot_weights_path(step)
+    path = sel.run.weights_path(step)
     try:
         return _cached_generator(str(sel.run.path), step, path.stat().st_mtime_ns)
     except FileNotFoundError:

@@ -6,15 +6,15 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dcgan.explore.critic import generated_realness, image_from_upload, realness, uint8_to_input
-from dcgan.explore.directions import move, strip
-from dcgan.explore.labelled import NoClassifierError
-from dcgan.explore.imaging import make_grid, upscale
-from dcgan.explore.latent import z_from_seed
-from dcgan.explore.semantics import (METHOD_LABELS, classifier_note, find_directions, save_run_directions,
+from dcgan.analysis.critic import generated_realness, image_from_upload, realness, uint8_to_input
+from dcgan.analysis.directions import move, strip
+from dcgan.analysis.labelled import NoClassifierError
+from dcgan.imaging import make_grid, upscale
+from dcgan.sampling import z_from_seed
+from dcgan.analysis.semantics import (METHOD_LABELS, classifier_note, find_directions, save_run_directions,
                                      saved_directions, weights_step)
-from dcgan.explore.sensitivity import heatmap, heatmap_image
-from dcgan.explore.views import render_z
+from dcgan.analysis.sensitivity import heatmap, heatmap_image
+from dcgan.analysis.views import render_z
 from dcgan.runs.checkpoint import CheckpointError, discriminator_source, load_run_discriminator
 from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image, step_text
 
@@ -151,7 +151,7 @@ st.subheader("What D believes")
 @st.cache_resource(max_entries=4, show_spinner="Loading the discriminator…")
 def _cached_discriminator(run_path: str, mtime_ns: int):
     from dcgan.runs.rundir import RunDir
-    return load_run_discriminator(RunDir(run_path))
+    return load_run_discriminator(RunDir.at(run_path))
 
 
 source_file = discriminator_source(run)
@@ -161,7 +161,7 @@ try:
 except CheckpointError as e:
     st.info(f"No discriminator to ask: {e}")
     st.stop()
-loss = (run.config() or {}).get("gan_loss", "bce")
+loss = run.config_values().get("gan_loss", "bce")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -171,7 +171,7 @@ def _reference(run_path: str, g_file: tuple, d_file: tuple, _G, _D):
     return generated_realness(_D, _G, torch.randn(D_REFERENCE, _G.z_dim, generator=torch.Generator().manual_seed(0)))
 
 
-g_file = run.generator_path if sel.step_number is None else run.snapshot_weights_path(sel.step_number)
+g_file = run.weights_path(sel.step_number)
 reference_images, reference = _reference(str(run.path), (str(g_file), g_file.stat().st_mtime_ns),
                                          (str(source_file), d_mtime), G, D)
 typical = float(np.median(reference.probabilities))

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dcgan.explore.semantics import MAX_REACH, direction_endpoints, saved_directions
-from dcgan.explore.views import interpolation
-from dcgan.explore.latent import MAX_FRAMES, z_from_seed
+from dcgan.analysis.semantics import MAX_REACH, direction_endpoints, saved_directions
+from dcgan.analysis.views import interpolation
+from dcgan.sampling import MAX_FRAMES, z_from_seed
 from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image
 
 st.title("Interpolate")

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dcgan.explore.views import SWEEP_LIMIT, image_png, render_z, sweep_grid, z_from_upload, z_json, z_npy
-from dcgan.explore.imaging import upscale
-from dcgan.explore.latent import z_from_seed
-from dcgan.explore.sensitivity import heatmap, heatmap_image, sensitivity, sensitivity_order
+from dcgan.analysis.views import SWEEP_LIMIT, image_png, render_z, sweep_grid, z_from_upload, z_json, z_npy
+from dcgan.imaging import upscale
+from dcgan.sampling import z_from_seed
+from dcgan.analysis.sensitivity import heatmap, heatmap_image, sensitivity, sensitivity_order
 from explorer.charts import sensitivity_figure
 from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image, step_text
 

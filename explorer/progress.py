@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dcgan.explore.views import progression_gif
+from dcgan.analysis.views import progression_gif
 from dcgan.evaluation.evaluate import collapse_warnings
 from explorer.charts import auto_window, coverage_figure, discriminator_figure, fid_figure, loss_figure
 from explorer.common import bounded_number, chosen_run, progress_callback, show_image, skipped_lines_note

@@ -12,15 +12,15 @@ from dcgan.evaluation.classifier import CLASS_NAMES
 from dcgan.evaluation.evaluate import collapse_warnings
 from dcgan.evaluation.report import load_report
 from dcgan.evaluation.nearest import nearest_training_images
-from dcgan.explore.semantics import classifier_note
+from dcgan.analysis.semantics import classifier_note
 from explorer.charts import (auto_window, class_histogram_figure, coverage_figure, fid_figure, loss_figure,
                              precision_recall_figure, report_rows)
-from explorer.common import chosen_run, run_config, show_image
+from explorer.common import chosen_run, show_image
 
 st.title("Quality")
 sel = st.session_state["selection"]
 run = chosen_run()
-cfg = run_config(run)
+cfg = run.config_values()
 records = run.evaluations()
 report = load_report(run.path)
 names = CLASS_NAMES.get(cfg.get("dataset"))

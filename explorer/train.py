@@ -18,7 +18,7 @@ from dcgan.training.launch import delete_run, is_protected, resume_training, sta
 from dcgan.presets import PRESETS, RECIPES, preset_summary, preset_values
 from dcgan.runs.rundir import ACTIVE_STATES, RunDir, list_runs, state_label
 from explorer.charts import auto_window, discriminator_figure, format_seconds, loss_figure, lr_figure, run_progress
-from explorer.common import PROJECT_ROOT, bounded_number, run_config, show_image, skipped_lines_note
+from explorer.common import PROJECT_ROOT, bounded_number, show_image, skipped_lines_note
 from explorer.config_form import config_form, config_from_form, fill
 from explorer.importing import import_form
 
@@ -165,7 +165,7 @@ if not runs:
 run = sel.run
 status = run.status()
 state = status.get("state", "unknown")
-cfg = run_config(run)
+cfg = run.config_values()
 imported = cfg.get("imported_from")
 st.subheader(f"Run {run.name}")
 st.caption("The run chosen in the sidebar; every run is listed below.")
@@ -272,7 +272,7 @@ def all_runs() -> None:
     rows = []
     for r in list_runs(checkpoints):
         # own names: the live fragments read `status` and `cfg` of the selected run as globals on its reruns
-        r_status, r_cfg = r.status(), run_config(r)
+        r_status, r_cfg = r.status(), r.config_values()
         prog = run_step(r, r_status, r_cfg)
         rows.append({"run": r.name, "state": state_label(r_status), "step": f"{prog['step']}/{prog['total'] or '?'}",
                      "dataset": "imported" if r_cfg.get("imported_from") else r_cfg.get("dataset", "?"),

@@ -35,7 +35,7 @@ def _child(argv: list[str], fault: str | None, log_path: str) -> None:
     os.dup2(fd, 2)
     import torch
     from dcgan import cli
-    from dcgan.training import faults
+    from dcgan import faults
     torch.set_num_threads(1)  # bitwise the same results in every trainer, however busy the machine
     faults.arm(fault)
     sys.exit(cli.main(argv))

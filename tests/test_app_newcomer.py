@@ -309,7 +309,7 @@ def test_nearest_image_distances_have_a_scale(app_checkpoints):
 
 def test_sweep_grid_names_its_rows_and_columns():
     import torch
-    from dcgan.explore.views import sweep_grid
+    from dcgan.analysis.views import sweep_grid
     from dcgan.nets.models import Generator
     G = Generator(z_dim=8, image_size=28, channels=1, width=4).eval()
     plain = sweep_grid(G, torch.zeros(8), [0, 3], -3, 3, 5, scale=2, labels=False)

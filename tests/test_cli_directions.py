@@ -11,7 +11,7 @@ from PIL import Image
 
 from dcgan import cli
 from dcgan.config import TrainConfig
-from dcgan.explore.directions import load_directions
+from dcgan.analysis.directions import load_directions
 from dcgan.training.loop import train
 
 # torch's first forward-mode AD call scripts its JVP decompositions with the deprecated torch.jit.script

@@ -18,9 +18,10 @@ from PIL import Image
 
 from dcgan.runs.checkpoint import CheckpointError, load_run_generator, load_training_state, resolve_generator
 from dcgan.config import ConfigError, TrainConfig
-from dcgan.data import BatchSource, DataError, load_dataset, load_folder, load_torchvision, make_synthetic
-from dcgan.explore.imaging import gif_bytes, gif_frame_count, make_grid, upscale
-from dcgan.explore.latent import interpolate, lerp, slerp, sweep, z_from_seed
+from dcgan.training.batches import BatchSource
+from dcgan.data import DataError, load_dataset, load_folder, load_torchvision, make_synthetic
+from dcgan.imaging import gif_bytes, gif_frame_count, make_grid, upscale
+from dcgan.sampling import interpolate, lerp, slerp, sweep, z_from_seed
 from dcgan.nets.models import Discriminator, Generator
 from dcgan.runs.files import read_json, read_jsonl
 from dcgan.runs.rundir import RunDir, list_runs

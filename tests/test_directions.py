@@ -9,11 +9,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dcgan.explore.directions import Directions, directions_path, load_directions, move, save_directions, sefa, strip
-from dcgan.explore.labelled import NoClassifierError, binary_direction, classifier_label_fn, direction_effect, labelled_directions
-from dcgan.explore.latent import generate
+from dcgan.analysis.directions import Directions, directions_path, load_directions, move, save_directions, sefa, strip
+from dcgan.analysis.labelled import NoClassifierError, binary_direction, classifier_label_fn, direction_effect, labelled_directions
+from dcgan.sampling import generate
 from dcgan.nets.models import Generator
-from dcgan.explore.sensitivity import heatmap, heatmap_image, jacobian, local_directions, sensitivity
+from dcgan.analysis.sensitivity import heatmap, heatmap_image, jacobian, local_directions, sensitivity
 
 # torch's first forward-mode AD call scripts its JVP decompositions with the deprecated torch.jit.script
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from dcgan.runs.checkpoint import checkpoint_step, resolve_generator
-from dcgan.data import BatchSource
+from dcgan.training.batches import BatchSource
 from dcgan.training.distributed import World, check_in_step
 
 ROOT = Path(__file__).resolve().parent.parent

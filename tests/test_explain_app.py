@@ -17,11 +17,11 @@ from apptestkit import open_app
 from test_app import app_checkpoints, app_tiny_checkpoints  # noqa: F401
 
 from dcgan.data import load_dataset
-from dcgan.explore.critic import generated_realness, image_from_upload, realness, uint8_to_input
-from dcgan.explore.directions import directions_path, load_directions
-from dcgan.explore.labelled import NoClassifierError
-from dcgan.explore.semantics import classifier_note, find_directions, save_run_directions, saved_directions
-from dcgan.explore.sensitivity import sensitivity
+from dcgan.analysis.critic import generated_realness, image_from_upload, realness, uint8_to_input
+from dcgan.analysis.directions import directions_path, load_directions
+from dcgan.analysis.labelled import NoClassifierError
+from dcgan.analysis.semantics import classifier_note, find_directions, save_run_directions, saved_directions
+from dcgan.analysis.sensitivity import sensitivity
 from dcgan.runs.checkpoint import CheckpointError, export_discriminator, load_run_discriminator, load_run_generator
 from dcgan.runs.rundir import RunDir
 

@@ -1,7 +1,7 @@
 """Faults: the trainer killed with SIGKILL at every kind of point, a full disk and read-only folders,
 two trainers at once, and the app restarted while a run trains.
 
-The kill tests arm a named fault point in a trainer process (dcgan/training/faults.py: it stops itself
+The kill tests arm a named fault point in a trainer process (dcgan/faults.py: it stops itself
 there, half-way through a file write, say), look at the run directory, kill -9 it and check that
 every file is complete and either the old or the new version. "New" is exact: training is
 deterministic, so every snapshot, metrics line and the final weights of a run killed and resumed
@@ -25,7 +25,7 @@ from streamlit.testing.v1 import AppTest
 import faultkit
 from apptestkit import open_app
 from faultkit import cli_out
-from dcgan.training import faults
+from dcgan import faults
 from dcgan.runs.checkpoint import load_run_generator, load_training_state
 from dcgan.config import ConfigError, TrainConfig
 from dcgan.training.launch import start_training, stop_training, wait_for_state
@@ -43,7 +43,7 @@ CFG = dict(dataset="synthetic", image_size=28, batch_size=16, z_dim=16, g_width=
 VOLATILE = ("time", "images_per_s")  # the metrics fields two runs of the same steps may differ in
 
 # One trainer process each, in this order, every one resumed from what the last one left: where
-# it stops itself to be killed with SIGKILL (dcgan/training/faults.py; counts are per process).
+# it stops itself to be killed with SIGKILL (dcgan/faults.py; counts are per process).
 KILL_POINTS = [
     "step@7",                             # a fresh run, after step 7's update, before it is logged
     "append:metrics.jsonl@4",             # half a metrics line on disk

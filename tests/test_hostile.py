@@ -25,8 +25,8 @@ from dcgan.training import launch
 from dcgan.runs.checkpoint import CheckpointError, checkpoint_step, load_run_generator, load_training_state
 from dcgan.config import ConfigError, TrainConfig
 from dcgan.data import MAX_IMAGE_PIXELS, DataError, load_folder
-from dcgan.explore.views import interpolation, render_z, sweep_grid, z_from_upload, z_json, z_npy
-from dcgan.explore.latent import interpolate, sweep, z_from_seed
+from dcgan.analysis.views import interpolation, render_z, sweep_grid, z_from_upload, z_json, z_npy
+from dcgan.sampling import interpolate, sweep, z_from_seed
 from dcgan.runs.rundir import RunDir, list_runs
 from dcgan.training.loop import train
 

@@ -18,9 +18,9 @@ from safetensors.torch import save_file
 from dcgan.runs.checkpoint import load_run_generator, resolve_generator
 from dcgan.cli import main as cli_main
 from dcgan.config import TrainConfig
-from dcgan.explore.views import interpolation, progression_gif
+from dcgan.analysis.views import interpolation, progression_gif
 from dcgan.runs.importer import ImportFitError, import_generator, import_generator_file
-from dcgan.explore.latent import z_from_seed
+from dcgan.sampling import z_from_seed
 from dcgan.runs.rundir import RunDir, list_runs
 
 from apptestkit import open_app

@@ -6,7 +6,7 @@ import pytest
 
 from dcgan.config import ConfigError, TrainConfig, resume_fields
 from dcgan.runs.checkpoint import load_training_state
-from dcgan.runs.model_card import model_card
+from dcgan.evaluation.model_card import model_card
 from dcgan.runs.rundir import RunDir
 from dcgan.training.balance import decayed_lr
 from dcgan.training.loop import train

@@ -287,7 +287,7 @@ def test_an_unexpected_error_is_one_line_in_status_and_a_traceback_in_the_log(tm
 
 
 def test_the_cli_reports_an_unexpected_error_in_one_line(tmp_path):
-    from dcgan.training import faults
+    from dcgan import faults
     config = tmp_path / "c.json"
     config.write_text(json.dumps(tiny("eio").to_dict()))
     faults.arm("step@2=EIO")  # an I/O error no hint covers: unexpected, as a bug would be
@@ -586,7 +586,7 @@ def test_hostile_numbers_in_generator_json_and_config_json_are_one_line_errors(s
 
 def test_a_damaged_eval_json_is_no_report(tmp_path):
     from dcgan.evaluation.report import load_report
-    from dcgan.runs.model_card import model_card
+    from dcgan.evaluation.model_card import model_card
     train(tiny("ev", steps=2), tmp_path, progress=False, log=quiet)
     run = RunDir(tmp_path / "ev")
     good = json.loads((ROOT / "checkpoints" / "mnist" / "eval.json").read_text())

@@ -9,7 +9,7 @@ import torch
 from dcgan.config import ConfigError, TrainConfig, resume_fields
 from dcgan.nets.losses import g_relativistic_loss, top_k_fakes
 from dcgan.runs.checkpoint import load_training_state
-from dcgan.runs.model_card import model_card
+from dcgan.evaluation.model_card import model_card
 from dcgan.runs.rundir import RunDir
 from dcgan.training.loop import train
 

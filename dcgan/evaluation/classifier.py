@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..explore.imaging import as_float_images
+from ..imaging import as_float_images
 from ..runs.checkpoint import CheckpointError, state_dict_problem
 from ..config import IMAGE_SIZES
 from ..runs.files import atomic_write_bytes, atomic_write_json, read_json

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..explore.imaging import as_float_images
+from ..imaging import as_float_images
 from .classifier import Classifier, _predict
 
 CONFIDENT = 0.9  # max softmax above this counts as 'clearly one class'

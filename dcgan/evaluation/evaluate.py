@@ -15,8 +15,8 @@ from ..runs.checkpoint import CheckpointError, resolve_generator
 from ..runs.files import read_json
 from ..runs.rundir import RunDir
 from .classifier import CLASS_NAMES, CLASSIFIER_OF, evaluator_for, load_classifier
-from ..explore.imaging import to_uint8_nchw
-from ..explore.latent import generate_tensor
+from ..imaging import to_uint8_nchw
+from ..sampling import generate_tensor
 from .embedding import CONFIDENT, Embedding, embed
 from .metrics import class_coverage, class_shares, frechet_distance, memorisation, precision_recall, stacked_mnist_modes
 
@@ -95,7 +95,8 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
     """
     G = resolve_generator(model, step)
     p = Path(model)
-    cfg = dict((RunDir(p).config() or {}) if p.is_dir() else {})
+    run = RunDir.at(p) if p.is_dir() else None
+    cfg = run.config_values() if run else {}
     if dataset:
         cfg["dataset"] = dataset
     if data_root:
@@ -106,8 +107,8 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
                               "(pass dataset=... for a bare weights file)")
     cfg.update(image_size=G.image_size, channels=G.channels)
     samples = samples or default_samples(dataset)
-    if step is None and p.is_dir():
-        step = (read_json(RunDir(p).generator_config_path) or {}).get("step")
+    if step is None and run is not None:
+        step = run.export_step()
     report = {"model": str(model), "step": step, "dataset": dataset, "samples": samples, "seed": seed}
     g = torch.Generator().manual_seed(seed + 1)
     t0 = time.time()

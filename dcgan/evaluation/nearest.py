@@ -12,7 +12,7 @@ import torch.nn as nn
 
 from ..runs.checkpoint import CheckpointError, resolve_generator
 from ..runs.rundir import RunDir
-from ..explore.imaging import to_uint8_nchw
+from ..imaging import to_uint8_nchw
 from .evaluate import generate_images, real_images
 from .metrics import nearest
 
@@ -28,7 +28,7 @@ class NearestStrip:
 def nearest_neighbour_strip(G: nn.Module, train_images: torch.Tensor, count: int = 8, seed: int = 0,
                             scale: int = 2) -> NearestStrip:
     """count generated images next to their nearest training images (in pixels), as one grid."""
-    from ..explore.imaging import make_grid, upscale
+    from ..imaging import make_grid, upscale
     fake = to_uint8_nchw(generate_images(G, count, seed))
     index, dist = nearest(fake, train_images)
     pairs = torch.cat([fake, train_images[torch.from_numpy(index)]])
@@ -47,10 +47,10 @@ def nearest_training_images(run_dir: str | Path, step: int | None = None, count:
                             seed: int = 0) -> NearestStrip:
     """The app's nearest-neighbour strip for a run: its generator at `step` (None: final) against
     the run's own training split (a folder's held-out share excluded)."""
-    run = RunDir(Path(run_dir))
-    cfg = run.config()
-    if cfg is None:
-        raise CheckpointError(f"{run.path} has no config.json")
+    run = RunDir.at(run_dir)
+    cfg = run.config_values()
+    if not cfg:
+        raise CheckpointError(f"{run.path} has no valid config.json: {run.config_problem()}")
     G = resolve_generator(run.path, step)
     key = {k: cfg.get(k) for k in ("dataset", "data_root", "image_folder", "seed", "holdout")}
     train = _cached_train_images(json.dumps({**key, "image_size": G.image_size, "channels": G.channels},

@@ -61,7 +61,7 @@ def format_report(report: dict) -> str:
 
 
 def save_report(run_dir: str | Path, report: dict) -> Path:
-    path = RunDir(Path(run_dir)).eval_report_path
+    path = RunDir.at(run_dir).eval_report_path
     atomic_write_json(path, report)
     return path
 
@@ -70,7 +70,7 @@ def load_report(run_dir: str | Path) -> dict | None:
     """eval.json of a run, or the evaluation.json older versions wrote; None when there is neither,
     or when it is not a report this module wrote (a string where a figure belongs, say), so no
     reader trips over it."""
-    run = RunDir(Path(run_dir))
+    run = RunDir.at(run_dir)
     report = read_json(run.eval_report_path) or read_json(run.legacy_eval_report_path)
     return report if report is not None and valid_report(report) else None
 

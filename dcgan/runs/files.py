@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..training import faults
+from .. import faults
 
 TEMP_SUFFIX = ".tmp"  # atomic_write_bytes' temporary files; a killed writer can leave one behind
 

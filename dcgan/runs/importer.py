@@ -24,7 +24,7 @@ import torch
 
 from .checkpoint import CheckpointError, export_generator, state_dict_problem, weights_only_load
 from ..config import IMAGE_SIZES, RUN_NAME_RE, ConfigError, ModelConfig, TrainConfig
-from ..explore.imaging import make_grid, png_bytes, to_uint8
+from ..imaging import make_grid, png_bytes, to_uint8
 from ..nets.models import Generator, base_size
 from .files import atomic_write_bytes, atomic_write_json, npy_bytes
 from .rundir import RunDir, validate_run_name

@@ -57,6 +57,18 @@ class RunDir:
             raise ConfigError(f"run {run_name!r} in {checkpoints} is a link to a folder outside it: refused")
         return run
 
+    @classmethod
+    def at(cls, path: "str | Path | RunDir") -> "RunDir":
+        """The run at a path a user gave (a CLI argument, a core function's argument), opened through of():
+        its name checked and refused when it is a link out of the folder that holds it. A RunDir is
+        returned as it is."""
+        if isinstance(path, RunDir):
+            return path
+        p = Path(path)
+        if p.name in ("", ".", ".."):
+            p = p.resolve()
+        return cls.of(p.parent, p.name)
+
     def contained_in(self, checkpoints: str | Path) -> bool:
         """Whether the run folder and its snapshots folder, links resolved, lie inside checkpoints."""
         root = Path(checkpoints).resolve()
@@ -85,18 +97,66 @@ class RunDir:
     eval_report_path = property(lambda self: self.path / "eval.json")
     legacy_eval_report_path = property(lambda self: self.path / "evaluation.json")  # before eval.json; still read
 
+    model_card_path = property(lambda self: self.path / "MODEL_CARD.md")
+
+    def directions_path(self, method: str) -> Path:
+        """Where the run keeps its directions of one method (analysis.directions.METHODS names them)."""
+        if not re.fullmatch(r"[a-z]+", str(method)):
+            raise ValueError(f"bad directions method {method!r}")
+        return self.path / f"directions_{method}.json"
+
     def grid_path(self, step: int) -> Path:
         return self.snapshots_dir / f"grid_{step_name(step)}.png"
 
     def snapshot_weights_path(self, step: int) -> Path:
         return self.snapshots_dir / f"G_{step_name(step)}.safetensors"
 
+    def weights_path(self, step: int | None) -> Path:
+        """The file holding G's weights at a snapshot step, or the exported generator for None."""
+        return self.generator_path if step is None else self.snapshot_weights_path(step)
+
     # --- readers -------------------------------------------------------------------------------
     def exists(self) -> bool:
         return self.config_path.is_file()
 
     def config(self) -> dict | None:
+        """config.json as written (None when missing or not a JSON object); prefer train_config()."""
         return read_json(self.config_path)
+
+    def train_config(self) -> TrainConfig | None:
+        """The run's config, typed and validated (config.json, or request.json before the trainer wrote
+        it); None when there is none or it is not valid (config_problem() says why)."""
+        data, problem = self.config_or_request()
+        if problem:
+            return None
+        try:
+            return TrainConfig.from_dict(data)
+        except (ConfigError, TypeError):
+            return None
+
+    def config_values(self) -> dict:
+        """The config's fields as a plain dict, every default filled in ({} when there is no valid config),
+        for readers that show or compare fields: a default is spelt once, in TrainConfig."""
+        cfg = self.train_config()
+        return cfg.to_dict() if cfg is not None else {}
+
+    def generator_info(self) -> dict:
+        """generator.json (the exported generator's shape, step and precision), {} when missing or damaged."""
+        return read_json(self.generator_config_path) or {}
+
+    def export_step(self) -> int | None:
+        """The training step the exported generator (generator.safetensors) holds; None when unknown."""
+        step = self.generator_info().get("step")
+        return step if is_step(step) else None
+
+    def log_tail(self, max_bytes: int = 4096) -> str:
+        """The end of train.log ('' when there is none), decoded leniently: a crash's last words."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - max_bytes))
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     def config_or_request(self) -> tuple[dict | None, str | None]:
         """config.json, or the request the app wrote before the trainer started, as read_json_object

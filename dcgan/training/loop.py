@@ -14,16 +14,18 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import distributed, faults, health
+from .. import faults
+from . import distributed, health
 from ..config import ConfigError, ModelConfig, TrainConfig
-from ..data import BatchSource, DataError, dataset_warnings, load_dataset
-from ..explore.imaging import make_grid, png_bytes, to_uint8
+from .batches import BatchSource
+from ..data import DataError, dataset_warnings, load_dataset
+from ..imaging import make_grid, png_bytes, to_uint8
 from ..nets.ema import EMA
 from ..nets.models import Discriminator, Generator
 from ..runs.checkpoint import (
     CheckpointError, checkpoint_step, export_generator, load_training_state, save_training_state, state_dict_problem
 )
-from ..runs.files import WriteError, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes, read_json
+from ..runs.files import WriteError, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes
 from ..runs.rundir import RunDir
 from .balance import balance_lrs, decayed_lr, set_lr
 from .distributed import SINGLE, World
@@ -350,7 +352,7 @@ class Trainer:
                     faults.hit("step")
                 bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(stats[k])]
                 if bad:
-                    last = (read_json(self.run.generator_config_path) or {}).get("step", 0)
+                    last = (self.run.export_step() or 0)
                     msg = (f"{bad[0]} became {stats[bad[0]]} at step {self.step + 1}: training diverged. "
                            f"The last good checkpoint (step {last}) is kept; resume from it with lower "
                            "learning rates (resume --lr-d/--lr-g) or label smoothing.")

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from ..config import ConfigError, TrainConfig, resume_fields
 from ..runs.checkpoint import checkpoint_step
-from ..runs.files import read_json
 from ..runs.records import is_step
 from ..runs.rundir import RunDir
 
@@ -31,7 +30,7 @@ def resume_config(checkpoints: str | Path, run_name: str, steps: int | None = No
     if run.checkpoint_path.is_file():
         done = checkpoint_step(run.checkpoint_path)
     else:
-        done = (read_json(run.generator_config_path) or {}).get("step")
+        done = run.export_step()
         done = done if is_step(done) else run.status().get("step", 0)
     if steps is not None:
         cfg.steps = steps

@@ -33,7 +33,7 @@ LABEL_BATCH = 500
 # --- labelled directions (InterFaceGAN): linear boundaries in z --------------------------------------
 
 def sample_z(n: int, z_dim: int, seed: int) -> torch.Tensor:
-    """n standard-normal z from a seeded CPU generator (the same as dcgan.explore.latent.z_from_seed)."""
+    """n standard-normal z from a seeded CPU generator (the same as dcgan.sampling.z_from_seed)."""
     return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(int(seed)))
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .directions import Directions, top_eigenvectors
-from .latent import check_z
+from ..sampling import check_z
 
 METHODS = ("autograd", "fd")
 # fd is the default: as fast or faster than forward-mode AD on 2 CPU cores (28 px ~40 ms, 64 px ~0.5 s

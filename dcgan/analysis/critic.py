@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .imaging import as_float_images, to_uint8
-from .latent import generate_tensor
+from ..imaging import as_float_images, to_uint8
+from ..sampling import generate_tensor
 
 
 

@@ -12,7 +12,7 @@ Three ways find them, each returning a `Directions`:
   flattened to (z_dim, out*k*k); SeFa normalises each output unit's weights to unit length before
   factorising (offered here as normalize=True; the default keeps raw magnitudes, so the eigenvalue
   is the squared change of the first feature map per unit step).
-- labelled (InterFaceGAN): dcgan/explore/labelled.py, method "labels".
+- labelled (InterFaceGAN): dcgan/analysis/labelled.py, method "labels".
 - local directions (Wang & Ponce 2021): dcgan/sensitivity.py, method "local".
 
 A run's directions live in <run>/directions_<method>.json (`directions_path`), written atomically.
@@ -28,8 +28,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .latent import check_z, generate
+from ..sampling import check_z, generate
 from ..runs.files import atomic_write_json
+from ..runs.rundir import RunDir
 
 Progress = Callable[[int, int], None]
 
@@ -94,7 +95,7 @@ def directions_path(run_dir: str | Path, method: str) -> Path:
     """Where a run keeps its directions of one method: <run>/directions_<method>.json."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    return Path(run_dir) / f"directions_{method}.json"
+    return RunDir.at(run_dir).directions_path(method)
 
 
 def _json_safe(obj, where: str = "metadata"):

@@ -11,8 +11,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .imaging import gif_bytes, label_grid, make_grid, png_bytes, upscale
-from .latent import check_z, generate, interpolate, sweep
+from ..imaging import gif_bytes, label_grid, make_grid, png_bytes, upscale
+from ..sampling import check_z, generate, interpolate, sweep
 from ..runs.files import npy_bytes
 from ..runs.rundir import RunDir
 

@@ -9,7 +9,7 @@ import torch
 
 from ..config import PROJECT_ROOT, ConfigError, TrainConfig
 from ..data import folder_labels
-from ..runs.files import read_json
+
 from ..runs.rundir import RunDir
 from .directions import METHODS, Directions, Progress, directions_path, load_directions, move, save_directions, sefa
 from .labelled import NoClassifierError, classifier_label_fn, labelled_directions
@@ -25,7 +25,7 @@ def run_classes(run: RunDir) -> tuple[str, ...]:
     evaluator that judges it. NoClassifierError when the folder is not on this machine."""
     try:
         cfg = TrainConfig.from_dict(run.config() or {})
-    except ConfigError as e:
+    except (ConfigError, TypeError) as e:
         raise NoClassifierError(f"labelled directions need the run's config: {e}") from None
     if cfg.dataset != "folder":
         return ()
@@ -53,7 +53,7 @@ def find_directions(G: torch.nn.Module, run_path: str | Path, method: str, k: in
             raise ValueError("local directions need a z")
         d = local_directions(G, z, min(k, G.z_dim))
     else:
-        run = RunDir(Path(run_path))
+        run = RunDir.at(run_path)
         label_fn, names = classifier_label_fn(run_dataset(run), run_classes(run))
         only = [1] if len(names) == 2 else None
         d = labelled_directions(G, label_fn, names, samples=samples, seed=seed, progress=progress, only=only)
@@ -66,13 +66,11 @@ def weights_step(run_path: str | Path, step: int | None) -> int | None:
     the one generator.json records (None when it does not say)."""
     if step is not None:
         return step
-    recorded = (read_json(RunDir(Path(run_path)).generator_config_path) or {}).get("step")
-    return recorded if isinstance(recorded, int) else None
+    return RunDir.at(run_path).export_step()
 
 
 def run_dataset(run: RunDir) -> str:
-    dataset = (run.config() or {}).get("dataset", "")
-    return dataset if isinstance(dataset, str) else ""
+    return run.config_values().get("dataset", "")
 
 
 def direction_endpoints(z, direction, reach: float) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +115,7 @@ def saved_direction(run_path: str | Path, z_dim: int, name: str) -> np.ndarray:
 
 def classifier_note(run_path: str | Path) -> str | None:
     """Why a run cannot get labelled directions, or None when it can."""
-    run = RunDir(Path(run_path))
+    run = RunDir.at(run_path)
     try:
         classifier_label_fn(run_dataset(run), run_classes(run))
     except NoClassifierError as e:

@@ -67,7 +67,7 @@ def stats_png(metrics: list[dict], title: str = "", smooth: int | None = None) -
 
 def run_stats_png(run_path: str | Path, smooth: int | None = None) -> bytes:
     """The stats figure of a run directory."""
-    run = RunDir(Path(run_path))
+    run = RunDir.at(run_path)
     metrics = run.metrics()
     if not metrics:
         raise ValueError(f"{run_path} has no metrics.jsonl records to plot")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from ..evaluation.report import load_report
-from .files import atomic_write_bytes, read_json
-from .rundir import RunDir, state_label
+from .report import load_report
+from ..runs.files import atomic_write_bytes
+from ..runs.rundir import RunDir, state_label
 
 DATA_NOTES = {
     "mnist": "MNIST training split (60,000 digits, 28x28 grey; LeCun, Cortes, Burges; CC BY-SA 3.0).",
@@ -64,7 +64,7 @@ def decay_note(cfg: dict) -> str:
 
 def model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> str:
     """The card as Markdown."""
-    run = RunDir(Path(run_path))
+    run = RunDir.at(run_path)
     cfg = run.config() or {}
     status = run.status()
     fig = training_figures(run.metrics())
@@ -84,7 +84,7 @@ def model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> st
              f"{'on' if cfg.get('adaptive_lr') else 'off'}, seed {cfg.get('seed')}; full settings in `config.json`"]
     if fig:
         # generator.json says what "auto" became; runs from before it was recorded have only config.json's
-        precision = (read_json(run.generator_config_path) or {}).get("precision") or (
+        precision = run.generator_info().get("precision") or (
             cfg.get("precision") if cfg.get("precision") != "auto" else None)
         lines.append(f"- **Run:** {fig['steps']:,} steps ({_fmt(fig['epochs'])} epochs), state "
                      f"`{state_label(status)}`, {fig['wall_s'] / 60:.0f} min of training wall time, median "
@@ -111,6 +111,6 @@ def model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> st
 
 
 def write_model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> Path:
-    out = Path(run_path) / "MODEL_CARD.md"
+    out = RunDir.at(run_path).model_card_path
     atomic_write_bytes(out, model_card(run_path, data_note, notes).encode())
     return out
