@@ -14,7 +14,7 @@ EVALUATED_DATASETS = ("mnist", "fashion-mnist", "stacked-mnist")
 IMAGE_SIZES = (28, 32, 64, 128)
 DEVICES = ("auto", "cpu", "cuda")
 # names only: the values live in dcgan/presets.py, which imports this module
-LOSSES = ("bce", "hinge", "relativistic")  # gan_loss: dcgan/training/step.py's loss_pair
+LOSSES = ("bce", "hinge", "relativistic")  # gan_loss: each is a GanLoss in dcgan/nets/losses.py (gan_loss)
 PRESET_NAMES = ("faces64", "anime64", "mnist28", "fashion28", "mnist28-rpgan", "fashion28-rpgan",
                 "stacked28-rpgan", "faces64-rpgan")
 # where relative paths in a config (image_folder, data_root) are taken from when the app launches a run
@@ -95,12 +95,12 @@ class TrainConfig:
     z_dim: int = option(100, "length of the noise vector z", "model", 1, 1024)
     g_width: int = option(64, "G's channels in its last block (doubled per block towards z)", "model", 1, 1024)
     d_width: int = option(64, "D's channels in its first block (doubled per block)", "model", 1, 1024)
-    kernel_size: int = option(4, "convolution kernel size (seeds 000/001 use 5)", "model", choices=(4, 5))
+    kernel_size: int = option(4, "convolution kernel size (presets faces64, anime64: 5)", "model", choices=(4, 5))
     depth: int = option(0, "3x3 stride-1 conv blocks at each inner resolution of G and D (0 = the DCGAN)", "model",
                         0, 4)
     d_batchnorm: bool = option(True, "BatchNorm in D's blocks but the first", "model")
-    d_dropout: float = option(0.0, "dropout in D (seeds 000/004)", "model", 0.0, 1.0, high_open=True)
-    d_dropout_every: int = option(1, "dropout after every k-th conv of D from the second on (seed 000: 2, after "
+    d_dropout: float = option(0.0, "dropout in D (the faces64 preset: 0.2)", "model", 0.0, 1.0, high_open=True)
+    d_dropout_every: int = option(1, "dropout after every k-th conv of D from the second on (faces64: 2, after "
                                      "the 2nd and 4th)", "model", 1, 8)
     # optimisation
     steps: int = option(2000, "training steps (one D update and g_steps G updates each)", "optimisation",
@@ -113,20 +113,20 @@ class TrainConfig:
                                        "total moves the end", "optimisation", 0.0, 1.0, resume=True)
     beta1: float = option(0.5, "Adam beta1 (momentum)", "optimisation", 0.0, 1.0, high_open=True)
     beta2: float = option(0.999, "Adam beta2", "optimisation", 0.0, 1.0, high_open=True)
-    g_steps: int = option(1, "G updates per D update; the extra ones on fresh z (seeds 000/001)", "optimisation",
+    g_steps: int = option(1, "G updates per D update; the extra ones on fresh z (faces64, anime64: 2)", "optimisation",
                           1, 10)
     # stabilisers
     label_smoothing: float = option(0.0, "one-sided label smoothing: D's target for real images is 1 minus "
                                          "this", "stabilisers", 0.0, 0.5, high_open=True, resume=True)
-    adaptive_lr: bool = option(False, "seed 000's balancing: speed D up and slow G down while D's accuracy is "
-                                      "low, the opposite while D wins", "stabilisers")
+    adaptive_lr: bool = option(False, "the faces64 preset's balancing: speed D up and slow G down while D's accuracy "
+                                      "is low, the opposite while D wins", "stabilisers")
     acc_low: float = option(0.6, "balancing: below this accuracy D is helped", "stabilisers", 0.0, 1.0)
     acc_high: float = option(0.9, "balancing: above this accuracy G is helped", "stabilisers", 0.0, 1.0)
     lr_factor: float = option(1.005, "balancing: factor per step the learning rates move by", "stabilisers",
                               1.0, 2.0)
     lr_min: float = option(2e-5, "balancing: lowest learning rate", "stabilisers", **LR)
     lr_max: float = option(1e-3, "balancing: highest learning rate", "stabilisers", **LR)
-    # stabilisers from the GAN literature, all off by default (a default run is seed 002's DCGAN)
+    # stabilisers from the GAN literature, all off by default (a default run is the plain DCGAN)
     gan_loss: str = option("bce", "D and G's loss: bce = the non-saturating DCGAN pair (Goodfellow 2014), hinge "
                               "(Lim & Ye 2017; SNGAN, Miyato 2018), relativistic = the RpGAN pair "
                               "(Jolicoeur-Martineau 2018; R3GAN, Huang 2024)", "stabilisers",
@@ -171,6 +171,11 @@ class TrainConfig:
     compile: bool = option(False, "torch.compile G and D for the training step (needs a C++ compiler)", "speed")
     sync_batchnorm: bool = option(False, "under torchrun on GPUs: batch statistics over the global batch",
                                   "speed")
+
+    def __post_init__(self) -> None:
+        # a TrainConfig is valid from the moment it exists (dataclasses.replace builds a new one, so it is
+        # checked too): the boundary that builds it validates once, every caller after it trusts the type
+        self.validate()
 
     def validate(self) -> "TrainConfig":
         """Raise ConfigError naming the first bad field; return self when all is well."""
@@ -237,17 +242,23 @@ class TrainConfig:
         for f in fields(cls):
             if f.type == "float" and isinstance(values.get(f.name), int) and not isinstance(values[f.name], bool):
                 values[f.name] = float(values[f.name])
-        return cls(**values).validate()
+        return cls(**values)
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
+        return cls.from_dict(cls.read_file(path))
+
+    @classmethod
+    def read_file(cls, path: str | Path) -> dict:
+        """A config file's own keys, parsed once and checked (ConfigError saying why it cannot be used)."""
         try:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}") from None
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:  # RecursionError: [[[[...]]]]
             raise ConfigError(f"{path} is not valid JSON: {e}") from None
-        return cls.from_dict(data)
+        cls.from_dict(data)  # the checks; the caller layers these keys over its own defaults
+        return data
 
 
 def config_fields() -> list[dataclasses.Field]:

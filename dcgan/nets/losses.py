@@ -18,6 +18,8 @@ And seed 002's BCE pair: d_loss (with one-sided label smoothing) and the non-sat
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -77,3 +79,39 @@ def top_k_fakes(real_logits: torch.Tensor | None, fake_logits: torch.Tensor,
     k = max(1, math.ceil(share * fake_logits.shape[0]))
     idx = torch.topk(fake_logits.detach(), k).indices
     return (None if real_logits is None else real_logits[idx]), fake_logits[idx]
+
+
+# a loss on D's logits: (real_logits, fake_logits) -> scalar
+LogitLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class GanLoss:
+    """One adversarial loss as the training step needs it: D's loss, G's loss (both on (real, fake)
+    logits), whether G's loss reads D(x) at all, and how D's accuracy is counted."""
+
+    d: LogitLoss
+    g: LogitLoss
+    g_needs_real: bool = False  # G's loss pairs each fake with a real (relativistic): D(x) must be computed
+    paired: bool = False        # D judges (real, fake) pairs, not single images: its logits' signs mean nothing
+
+    def accuracy(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's share of right calls on reals and on fakes."""
+        if self.paired:
+            # only a real logit above its fake's is a right call ("acc 1.00/0.00" from the signs while D
+            # ranks the pairs at chance would mislead)
+            right = (real_logits > fake_logits).float().mean()
+            return right, right
+        return (real_logits > 0).float().mean(), (fake_logits < 0).float().mean()
+
+
+def gan_loss(name: str, label_smoothing: float = 0.0) -> GanLoss:
+    """The loss called name (config's gan_loss: "bce", "hinge" or "relativistic"); label smoothing is BCE's alone."""
+    if name == "bce":
+        return GanLoss(d=lambda real, fake: d_loss(real, fake, 1.0 - label_smoothing),
+                       g=lambda real, fake: g_nonsaturating_loss(fake))
+    if name == "hinge":
+        return GanLoss(d=d_hinge_loss, g=lambda real, fake: g_hinge_loss(fake))
+    if name == "relativistic":
+        return GanLoss(d=d_relativistic_loss, g=g_relativistic_loss, g_needs_real=True, paired=True)
+    raise ValueError(f"unknown GAN loss {name!r}")

@@ -3,33 +3,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Callable
 
 import torch
 
 from ..config import TrainConfig
 from ..nets.augment import diff_augment
-from ..nets.losses import (
-    d_hinge_loss, d_loss, d_relativistic_loss, g_hinge_loss, g_nonsaturating_loss, g_relativistic_loss, r1_penalty,
-    top_k_fakes
-)
+from ..nets.losses import gan_loss, r1_penalty, top_k_fakes
 from ..nets.models import Discriminator, Generator
 from .distributed import SINGLE, World
-
-# a loss on D's logits: (real_logits, fake_logits) -> scalar
-LogitLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def loss_pair(cfg: TrainConfig) -> tuple[LogitLoss, LogitLoss]:
-    """D's and G's loss of cfg.gan_loss, both taking (real_logits, fake_logits); only the relativistic
-    G loss reads the real logits. Label smoothing is BCE's alone."""
-    if cfg.gan_loss == "hinge":
-        return d_hinge_loss, lambda real, fake: g_hinge_loss(fake)
-    if cfg.gan_loss == "relativistic":
-        return d_relativistic_loss, g_relativistic_loss
-    return (lambda real, fake: d_loss(real, fake, 1.0 - cfg.label_smoothing)), \
-        (lambda real, fake: g_nonsaturating_loss(fake))
-
 
 def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor, z_gen: torch.Generator,
                cfg: TrainConfig, world: World = SINGLE, aug_gen: torch.Generator | None = None,
@@ -40,7 +21,7 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
     aug_gen draws DiffAugment's randomness. Under torchrun, real is this process's share of the
     global batch, G and D are DDP-wrapped and the statistics are averaged over the processes."""
     n = real.shape[0]
-    loss_d_fn, loss_g_fn = loss_pair(cfg)
+    loss = gan_loss(cfg.gan_loss, cfg.label_smoothing)
     r1 = cfg.r1_gamma > 0 and step % cfg.r1_every == 0
 
     def sample_z() -> torch.Tensor:
@@ -59,7 +40,7 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
         fake = G(sample_z())
         real_logits = D(augment(real))
         fake_logits = D(augment(fake.detach()))
-        loss_d = loss_d_fn(real_logits, fake_logits)
+        loss_d = loss.d(real_logits, fake_logits)
         if r1:  # lazy regularisation: every r1_every steps, k times as strong (StyleGAN2)
             penalty = r1_penalty(real_logits, real)
             loss_d = loss_d + cfg.r1_gamma / 2 * cfg.r1_every * penalty
@@ -79,11 +60,11 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
                     if i > 0:
                         fake = G(sample_z())
                     g_real_logits = None
-                    if cfg.gan_loss == "relativistic":  # G's loss pairs each fake with a real: D(x), no grad
+                    if loss.g_needs_real:  # G's loss pairs each fake with a real: D(x), no grad
                         with torch.no_grad():
                             g_real_logits = D(augment(real))
                     g_logits = D(augment(fake))
-                    loss_g = loss_g_fn(*top_k_fakes(g_real_logits, g_logits, cfg.g_topk))
+                    loss_g = loss.g(*top_k_fakes(g_real_logits, g_logits, cfg.g_topk))
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
@@ -91,12 +72,7 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
         D.requires_grad_(True)
 
     real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
-    if cfg.gan_loss == "relativistic":
-        # a relativistic D judges pairs, so only a real logit above its fake's is a right call (the
-        # signs alone mean nothing: "acc 1.00/0.00" while D ranks the pairs at chance)
-        acc_real = acc_fake = (real_logits > fake_logits).float().mean()
-    else:
-        acc_real, acc_fake = (real_logits > 0).float().mean(), (fake_logits < 0).float().mean()
+    acc_real, acc_fake = loss.accuracy(real_logits, fake_logits)
     # one host sync for all statistics
     stats = [
         loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean(),
