@@ -1,5 +1,5 @@
-"""Named configs: the seed documents' models, and the recipe a new MNIST / Fashion-MNIST / Stacked MNIST
-run starts from. `--preset NAME` fills every field.
+"""Named configs: the plain DCGANs the project started from, and the recipe a new MNIST / Fashion-MNIST /
+Stacked MNIST run starts from. `--preset NAME` fills every field.
 
 A preset is plain data (field -> value). Flags and config files still override any of it, and the
 chosen name is kept in the run's config.json as `preset`.
@@ -13,10 +13,10 @@ _COMMON = dict(z_dim=100, beta1=0.5, beta2=0.999, label_smoothing=0.0, lr_decay_
                seed=0)
 
 PRESETS: dict[str, dict] = {
-    # Seed 000: 64x64 grey faces. G: z -> 512x4x4 -> four stride-2 5x5 transposed convs (256, 128, 64, 1),
+    # 64x64 grey faces. G: z -> 512x4x4 -> four stride-2 5x5 transposed convs (256, 128, 64, 1),
     # BatchNorm but on the last; D mirrors it with four stride-2 5x5 convs, no BatchNorm, dropout after
     # the 2nd and 4th. Per step D sees 64 real + 64 fakes; G then takes two steps of 64: one on the
-    # same z as D's fakes, one on 64 fresh z (g_steps=2). The seed names no thresholds or clamp range;
+    # same z as D's fakes, one on 64 fresh z (g_steps=2). The design named no thresholds or clamp range;
     # these held D's accuracies in a useful band on the faces without the rates running away.
     "faces64": dict(
         _COMMON, dataset="folder", image_size=64, channels=1, g_width=64, d_width=64, kernel_size=5,
@@ -24,14 +24,14 @@ PRESETS: dict[str, dict] = {
         lr_d=2e-4, lr_g=2e-4, g_steps=2, adaptive_lr=True, acc_low=0.5, acc_high=0.8,
         lr_factor=1.01, lr_min=1e-4, lr_max=4e-4,
         snapshot_every=100, snapshot_weights_every=5, checkpoint_every=250, log_every=50),
-    # Seed 001 (carpedm20 style): 64x64 RGB, 5x5 kernels, BatchNorm in D but on its first block,
+    # Anime faces, carpedm20's DCGAN style: 64x64 RGB, 5x5 kernels, BatchNorm in D but on its first block,
     # G trained twice per D update "so that D's loss does not reach zero".
     "anime64": dict(
         _COMMON, dataset="folder", image_size=64, channels=3, g_width=64, d_width=64, kernel_size=5,
         d_batchnorm=True, d_dropout=0.0, d_dropout_every=1, steps=3000, batch_size=64,
         lr_d=2e-4, lr_g=2e-4, g_steps=2, adaptive_lr=False,
         snapshot_every=100, snapshot_weights_every=5, checkpoint_every=250, log_every=50),
-    # Seed 003 / the shipped defaults: MNIST's native 28 px, pytorch/examples' settings.
+    # The plain DCGAN at MNIST's native 28 px, pytorch/examples' settings.
     "mnist28": dict(
         _COMMON, dataset="mnist", image_size=28, channels=1, g_width=64, d_width=64, kernel_size=4,
         d_batchnorm=True, d_dropout=0.0, d_dropout_every=1, steps=16000, batch_size=128,
@@ -46,7 +46,7 @@ PRESETS: dict[str, dict] = {
 
 SEEDS = {"faces64": "000", "anime64": "001", "mnist28": "003", "fashion28": "003"}
 
-# The recipe: the seed's 28 px DCGAN made narrower (widths 32) and 3x3 blocks deeper per resolution,
+# The recipe: mnist28's DCGAN made narrower (widths 32) and 3x3 blocks deeper per resolution,
 # trained on batches of 32 with the relativistic pair loss and a lazy R1 penalty instead of BatchNorm in
 # D (R3GAN's pairing, Huang et al. 2024), Adam beta1 0, and sampled from an EMA of G: what bought the
 # most quality per minute of a 2-core CPU in bench/ablation.py (docs/quality.md has the table and the
@@ -66,7 +66,8 @@ PRESETS.update({
     "mnist28-rpgan": dict(RECIPE_28, dataset="mnist", channels=1, depth=2, steps=12000),
     "fashion28-rpgan": dict(RECIPE_28, dataset="fashion-mnist", channels=1, depth=2, steps=12000),
     # Stacked MNIST: three digits as RGB, 1000 modes; 90,000 steps: about 2.5 hours on 2 CPU cores at the
-    # 10 steps/s measured 2026-12-02 (docs/quality.md), when this machine ran about 3x slower than the day before.
+    # 10 steps/s measured 2026-12-02 (bench/results/quality-log.md), when this machine ran about 3x slower
+    # than the day before.
     # D sees the batch's std-dev: the best hour of the Stacked ablation (on single digits it bought nothing)
     "stacked28-rpgan": dict(RECIPE_28, dataset="stacked-mnist", channels=3, d_mbstd=True, steps=90000,
                             snapshot_every=1000, snapshot_weights_every=10, checkpoint_every=2000, log_every=1000),
