@@ -44,7 +44,9 @@ PRESETS: dict[str, dict] = {
         snapshot_every=250, snapshot_weights_every=4, checkpoint_every=1000, log_every=250),
 }
 
-SEEDS = {"faces64": "000", "anime64": "001", "mnist28": "003", "fashion28": "003"}
+# what each plain preset is, in the words the Preset box shows
+PLAIN = {"faces64": "plain DCGAN for 64 px faces", "anime64": "plain DCGAN for 64 px anime",
+         "mnist28": "plain DCGAN (pytorch/examples)", "fashion28": "plain DCGAN (pytorch/examples)"}
 
 # The recipe: mnist28's DCGAN made narrower (widths 32) and 3x3 blocks deeper per resolution,
 # trained on batches of 32 with the relativistic pair loss and a lazy R1 penalty instead of BatchNorm in
@@ -94,8 +96,8 @@ def preset_summary(name: str) -> str:
     """One line saying what a preset is, for the Train page's preset box and the CLI."""
     p = PRESETS[name]
     colour = "RGB" if p["channels"] == 3 else "grey"
-    if name in SEEDS:
-        return f"{name}: seed {SEEDS[name]}, {p['image_size']} px {colour}"
+    if name in PLAIN:
+        return f"{name}: {PLAIN[name]}, {p['image_size']} px {colour}"
     extra = (f" + DiffAugment {p['diffaugment']}" if p.get("diffaugment") else "") + \
         (" + minibatch std-dev in D" if p.get("d_mbstd") else "")
     recipe = f"relativistic loss + R1, widths {p['g_width']}, depth {p['depth']}, batch {p['batch_size']}, EMA of G"

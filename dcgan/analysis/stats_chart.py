@@ -1,4 +1,4 @@
-"""Seed 000's training-stats figure as a PNG: losses, D's accuracies and both learning rates.
+"""A run's training-stats figure as a PNG: losses, D's accuracies and both learning rates.
 
 matplotlib (Agg) rather than the app's plotly: a static image needs no browser, so the CLI can
 make it on a headless machine and the README can show it.

@@ -13,7 +13,7 @@ Follows:
 - top-k training: Sinha et al. 2020 "Top-k Training of GANs: Improving GAN Performance by Throwing Away
   Bad Samples" (as in their torch_mimicry fork: torch.topk over D's logits of the fakes, before G's loss).
 
-And seed 002's BCE pair: d_loss (with one-sided label smoothing) and the non-saturating g loss.
+And the plain DCGAN's BCE pair (TrainConfig's default): d_loss (with one-sided label smoothing) and the non-saturating g loss.
 """
 from __future__ import annotations
 

@@ -110,7 +110,7 @@ class Discriminator(nn.Module):
         down = _stride2(kernel_size)
         # Without BatchNorm D needs biases: a bias-free LeakyReLU net is positively homogeneous,
         # D(a*x) = a*D(x), so it must call any flat grey image "0.5, can't tell" and G can park there
-        # (seen with seed 000's D on the faces). With BatchNorm, BN's shift does that job.
+        # (seen with the faces64 preset's D on the faces). With BatchNorm, BN's shift does that job.
         bias = not batchnorm
         layers: list[nn.Module] = [
             # input is channels x image_size x image_size; no BatchNorm on the input block
@@ -128,8 +128,8 @@ class Discriminator(nn.Module):
             layers += _stride1_blocks(width * mults[i], depth, nn.BatchNorm2d if batchnorm else None,
                                       lambda: nn.LeakyReLU(0.2, inplace=True), bias=bias)
             if dropout > 0 and (i + 1) % dropout_every == 0:
-                # seeds 000/004: dropout reins in a D that gets ahead of G (plain, as in seed 000's
-                # TensorFlow: channel dropout on 4x4 maps silences too much of a BatchNorm-free D)
+                # faces64 / anime64: dropout reins in a D that gets ahead of G (plain element dropout, as
+                # that design had it: channel dropout on 4x4 maps silences too much of a BatchNorm-free D)
                 layers.append(nn.Dropout(dropout))
             # state size. (width*mults[i]) x (image_size/2^(i+1)) x (image_size/2^(i+1))
         if mbstd:

@@ -1,4 +1,4 @@
-"""How the learning rates move during training: seed 000's balancing from D's accuracies, or a
+"""How the learning rates move during training: the faces64 preset's balancing from D's accuracies, or a
 linear decay over the last part of the run."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from ..config import TrainConfig
 
 
 def balance_lrs(lr_d: float, lr_g: float, acc_real: float, acc_fake: float, cfg: TrainConfig) -> tuple[float, float]:
-    """Seed 000's adaptive balancing from D's accuracies on real and fake images.
+    """The faces64 preset's adaptive balancing from D's accuracies on real and fake images.
 
     Either accuracy below acc_low: D's verdicts say little, so speed D up and slow G down.
     Both above acc_high: D is winning, so the opposite. In between both may learn faster.

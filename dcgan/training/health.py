@@ -14,7 +14,7 @@ from typing import Iterable
 
 ACC_PINNED = 0.99  # D right about (nearly) every image of the batch, real and fake
 # -log D(G(z)) > 15 means D gives G's images p < 3e-7 of being real. The shipped models never got
-# there even for one step (MNIST's highest loss_g in 16,000 steps: 13.0; seed 000's faces: 14.7 in 1,200)
+# there even for one step (MNIST's highest loss_g in 16,000 steps: 13.0; the faces64 preset on the faces: 14.7 in 1,200)
 LOSS_G_EXPLODED = 15.0
 # a healthy run has D win outright for a while at times (the shipped MNIST: 35 steps in a row with
 # both accuracies >= 0.99, but loss_g < 15 throughout); 50 steps of both at once is a collapse that

@@ -49,7 +49,7 @@ def train_step(G: Generator, D: Discriminator, opt_g, opt_d, real: torch.Tensor,
     opt_d.step()
     real = real.detach()
 
-    # (2) Update G: maximize log D(G(z)); extra G steps draw fresh z (seeds 000/001).
+    # (2) Update G: maximize log D(G(z)); extra G steps draw fresh z (faces64, anime64: g_steps 2).
     # D's weight gradients would be thrown away here: not computing them saves a third of D's
     # backward pass (and, under DDP, an all-reduce of them)
     D.requires_grad_(False)
