@@ -7,7 +7,8 @@ import streamlit as st
 from dcgan.analysis.semantics import MAX_REACH, direction_endpoints, saved_directions
 from dcgan.analysis.views import interpolation
 from dcgan.sampling import MAX_FRAMES, z_from_seed
-from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image
+from explorer.common import SEED_MAX, bounded_number, progress_callback, show_image
+from explorer.models import load_generator
 
 st.title("Interpolate")
 sel = st.session_state["selection"]
@@ -67,6 +68,14 @@ else:
     if z is not None and reach is not None:
         z0, z1 = direction_endpoints(z, saved[m].vector(i), reach)
 
+def form_key(*parts) -> tuple:
+    """What a result was made from (model, mode, direction, endpoints): a result is shown only under the
+    form that made it, never under one changed since (another mode, direction, seed or reach)."""
+    return tuple(p.tobytes() if isinstance(p, np.ndarray) else p for p in parts)
+
+
+current = form_key(*model_key, mode, along, z0, z1)
+
 with st.form("interp_form"):
     c1, c2, c3, c4 = st.columns(4)
     frames = bounded_number(c1, "Frames", 2, MAX_FRAMES, 64, key="interp_frames", step=1,
@@ -98,13 +107,15 @@ elif go and z0 is not None and z1 is not None:
         st.error(str(e))
         st.stop()
     bar.empty()
-    st.session_state["interp_result"] = {"frames": result.frame_count, "gif": result.gif, "model": model_key,
+    st.session_state["interp_result"] = {"frames": result.frame_count, "gif": result.gif, "made_from": current,
                                          "grid_png": result.grid_png,
                                          "method": method if along is None else f"along {along}",
                                          "gif_frames": result.gif_frames}
 
 result = st.session_state.get("interp_result")
-if result and result["model"] == model_key:  # frames of another model would mislead
+if result and result.get("made_from") != current:
+    st.caption("The settings above changed since the last animation: press Interpolate to make theirs.")
+elif result:
     g1, g2 = st.columns(2, gap="large")
     with g1:
         st.subheader("Animation")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 import time
 
@@ -9,23 +10,21 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..data import DATASET_SPECS, DataError, dataset_spec, folder_labels
 from ..imaging import as_float_images
 from ..runs.checkpoint import CheckpointError, state_dict_problem
-from ..config import IMAGE_SIZES
+from ..config import IMAGE_SIZES, PROJECT_ROOT
 from ..runs.files import atomic_write_bytes, atomic_write_json, read_json
+from ..runs.rundir import RunDir
 
 EVALUATOR_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "evaluators"
 
 
-CLASS_NAMES = {
-    "mnist": [str(i) for i in range(10)],
-    "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                      "Boot"],
-}
-
-
-# the classifier each dataset is judged by: Stacked MNIST classifies each channel as an MNIST digit
-CLASSIFIER_OF = {"mnist": "mnist", "fashion-mnist": "fashion-mnist", "stacked-mnist": "mnist"}
+# both read off the dataset registry (dcgan/data.py): the fixed class names, and the classifier each
+# dataset is judged by (Stacked MNIST classifies each channel as an MNIST digit)
+CLASS_NAMES = {s.name: list(s.class_names) for s in DATASET_SPECS.values() if s.class_names}
+CLASSIFIER_OF = {s.name: s.evaluator for s in DATASET_SPECS.values() if s.evaluator}
+FOLDER_DATASETS = tuple(s.name for s in DATASET_SPECS.values() if s.folder)
 
 
 class Classifier(nn.Module):
@@ -60,9 +59,9 @@ def _split(dataset: str, root: str, train: bool, image_folder: str = "", image_s
            holdout: float = 0.1) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
     """Images in [-1, 1] (N, 1, size, size), labels and class names of a split: torchvision's (no
     download here), or a labelled folder's training share / held-out share."""
-    from ..data import DataError, load_dataset, load_torchvision
-    if dataset == "folder":
-        split = load_dataset("folder", image_size, 1, image_folder=image_folder, split="train" if train else "test",
+    from ..data import load_dataset, load_torchvision
+    if dataset_spec(dataset).folder:
+        split = load_dataset(dataset, image_size, 1, image_folder=image_folder, split="train" if train else "test",
                              holdout=holdout)
         if split.labels is None:
             raise DataError(f"{image_folder} has no class sub-folders: the evaluator's classifier needs labels "
@@ -113,7 +112,7 @@ def train_classifier(dataset: str, data_root: str, epochs: int = 2, batch_size: 
     on the folder's training share and is tested on its held-out share, the runs' own split."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    folder = dataset == "folder"
+    folder = dataset_spec(dataset).folder
     if folder and not name:
         raise ValueError("a folder's evaluator needs a name")
     name = name or dataset
@@ -187,7 +186,7 @@ def folder_evaluator(classes: tuple[str, ...], evaluator_dir: Path | None = None
         return None
     for info_path in sorted(Path(evaluator_dir or EVALUATOR_DIR).glob("*.json")):
         info = read_json(info_path) or {}
-        if info.get("dataset") == "folder" and tuple(info.get("classes") or ()) == tuple(classes) \
+        if info.get("dataset") in FOLDER_DATASETS and tuple(info.get("classes") or ()) == tuple(classes) \
                 and info_path.with_suffix(".safetensors").is_file():
             return info_path.with_suffix(".safetensors")
     return None
@@ -196,7 +195,7 @@ def folder_evaluator(classes: tuple[str, ...], evaluator_dir: Path | None = None
 def evaluator_for(dataset: str, classes: tuple[str, ...] = ()) -> Path:
     """The classifier that judges a run: its dataset's own, or for a folder the one trained on the
     same labels; CheckpointError (saying how to get one) when there is none."""
-    if dataset != "folder":
+    if not dataset_spec(dataset).folder:
         return classifier_path(dataset)
     if not classes:
         raise CheckpointError("this image folder has no labels (its images are not sorted into two or more class "
@@ -230,3 +229,84 @@ def load_classifier(path: str | Path) -> Classifier:
         raise CheckpointError(f"{p} does not fit this evaluator's classifier (made by an older version? "
                               f"retrain it with `python -m dcgan train-evaluator`): {state_dict_problem(e)}") from None
     return model.eval()
+
+
+# --- what a run's evaluator can say about it: the one answer the pages and the CLI share ------------------
+
+def run_folder_classes(cfg: dict) -> tuple[str, ...] | None:
+    """The class sub-folders of a folder run's images, found from PROJECT_ROOT as its trainer finds them
+    (() for an unlabelled folder or a dataset that is no folder); None when the folder is not on this
+    machine."""
+    spec = DATASET_SPECS.get(cfg.get("dataset"))
+    if spec is None or not spec.folder:
+        return ()
+    root = PROJECT_ROOT / str(cfg.get("image_folder") or "")  # an absolute path stays itself
+    if not cfg.get("image_folder") or not root.is_dir():
+        return None
+    return folder_labels(root)
+
+
+def evaluation_problem(dataset: str, classes: tuple[str, ...] | None = ()) -> str | None:
+    """Why no evaluator can judge runs of this dataset (a folder's: with these class sub-folders, None when
+    the folder is not on this machine), or None when one can."""
+    spec = DATASET_SPECS.get(dataset)
+    if spec is None or not spec.can_be_evaluated:
+        known = ", ".join(s.name for s in DATASET_SPECS.values() if s.evaluator)
+        return f"the evaluator has classifiers for {known} and for labelled image folders, not for {dataset!r}"
+    if classes is None:
+        return ("this run's image folder is not on this machine, so neither its labels nor the evaluator "
+                "that knows them can be found")
+    try:
+        path = evaluator_for(dataset, tuple(classes))
+    except CheckpointError as e:
+        return str(e)
+    if not path.is_file():
+        return f"the evaluator's classifier {path} is not there; train it with `python -m dcgan train-evaluator`"
+    return None
+
+
+def run_evaluation_problem(run: RunDir) -> str | None:
+    """evaluation_problem for a run, from its config and its image folder."""
+    cfg = run.config_values()
+    return evaluation_problem(cfg.get("dataset"), run_folder_classes(cfg))
+
+
+@dataclass(frozen=True)
+class ClassNames:
+    """A run's classes as its evaluator names them, in the order of its class shares."""
+
+    names: tuple[str, ...]
+    evaluator: str  # the classifier's file name
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def class_names_for(dataset: str, classes: tuple[str, ...] = ()) -> ClassNames | None:
+    """The classes of a dataset's runs (a folder's: these sub-folders), in the words of the evaluator that
+    judges them: an evaluator may give its classes plain names (the faces' negatives / positives are "not
+    smiling" / "smiling"). None when no evaluator gives its images one class each (Stacked MNIST counts
+    modes; synthetic shapes; a folder whose labels no evaluator knows)."""
+    spec = DATASET_SPECS.get(dataset)
+    if spec is None or not spec.per_image_class:
+        return None
+    try:
+        path = evaluator_for(dataset, tuple(classes))
+    except CheckpointError:
+        return None
+    info = read_json(path.with_suffix(".json")) or {}
+    names = spec.class_names or tuple(info.get("classes") or classes)
+    plain = info.get("class_descriptions") if isinstance(info.get("class_descriptions"), dict) else {}
+    return ClassNames(tuple(str(plain.get(n, n)) for n in names), path.name)
+
+
+def run_class_names(run: RunDir) -> ClassNames | None:
+    """class_names_for a run: a folder's classes from its sub-folders or, when the folder is not on this
+    machine, from the labels its eval.json recorded."""
+    cfg = run.config_values()
+    classes = run_folder_classes(cfg)
+    if classes is None:
+        from .report import load_report  # report.py imports this module (through evaluate.py)
+        recorded = (load_report(run.path) or {}).get("class_names")
+        classes = tuple(map(str, recorded)) if isinstance(recorded, list) else ()
+    return class_names_for(cfg.get("dataset"), classes)

@@ -1,9 +1,10 @@
 """The evaluation report: text for the CLI, eval.json written and read back."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from ..runs.files import atomic_write_json, read_json
+from ..runs.files import NON_FINITE_KEY, atomic_write_json, json_text, read_json_object
 from ..runs.records import is_number, is_step
 from ..runs.rundir import RunDir
 from .embedding import CONFIDENT
@@ -60,31 +61,87 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def save_report(run_dir: str | Path, report: dict) -> Path:
+# what changes from one evaluation of the same model to the next without its figures changing: the
+# time it took (printed instead) and the spelling of the model's path
+VOLATILE_KEYS = ("seconds", "model")
+
+
+def save_report(run_dir: str | Path, report: dict, force: bool = False) -> Path | None:
+    """Write eval.json into the run; None, the file left as it was, when it already holds these figures
+    and only the volatile keys differ (so evaluating a shipped model leaves a clone's tracked files as
+    they were); force rewrites it anyway. NaN or infinite figures are stored as null with a note."""
     path = RunDir.at(run_dir).eval_report_path
+    old, _ = read_json_object(path)
+    if not force and old is not None and _figures(old) == _figures(json.loads(json_text(report))):
+        return None
     atomic_write_json(path, report)
     return path
+
+
+def _figures(report: dict) -> dict:
+    return {k: v for k, v in report.items() if k not in VOLATILE_KEYS}
 
 
 def load_report(run_dir: str | Path) -> dict | None:
     """eval.json of a run, or the evaluation.json older versions wrote; None when there is neither,
     or when it is not a report this module wrote (a string where a figure belongs, say), so no
-    reader trips over it."""
+    reader trips over it: report_problem says why."""
+    return read_report(run_dir)[0]
+
+
+def report_problem(run_dir: str | Path) -> str | None:
+    """Why a run's eval.json (or evaluation.json) is there but cannot be shown, one line; None when
+    it can be, or when there is none."""
+    return read_report(run_dir)[1]
+
+
+def read_report(run_dir: str | Path) -> tuple[dict | None, str | None]:
+    """The run's report and None, or None and why the file there cannot be used (None, None: no file)."""
     run = RunDir.at(run_dir)
-    report = read_json(run.eval_report_path) or read_json(run.legacy_eval_report_path)
-    return report if report is not None and valid_report(report) else None
+    path = next((p for p in (run.eval_report_path, run.legacy_eval_report_path) if p.exists()), None)
+    if path is None:
+        return None, None
+    report, problem = read_json_object(path)
+    if problem is None:
+        fault = report_fault(report)
+        problem = f"{path.name} {fault}" if fault else None
+    if problem is None:
+        return report, None
+    return None, f"{problem}; `python -m dcgan evaluate {run.path}` writes it anew"
 
 
 def valid_report(report: dict) -> bool:
     """Whether a report's parts are dicts, its figures numbers and its shares lists of numbers."""
+    return report_fault(report) is None
+
+
+def report_fault(report: dict) -> str | None:
+    """What makes a report unusable, as the rest of a sentence ('has generated.fid null, not a
+    number'); None when its parts are dicts, its figures numbers and its shares lists of numbers."""
+    if report.get(NON_FINITE_KEY):
+        return (f"has {', '.join(map(str, report[NON_FINITE_KEY]))[:200]} null: the evaluation gave NaN or "
+                "an infinite value there")
     memorisation = report.get("memorisation") or {}
-    parts = [report.get("generated", {}), report.get("real", {})]
-    parts += list(memorisation.values()) if isinstance(memorisation, dict) else [None]
-    if not all(isinstance(part, dict) for part in parts):
-        return False
-    # flags (memorised) and shares aside, every value of a part is a figure
-    figures = [v for part in parts for v in part.values() if not isinstance(v, (bool, list))]
-    shares = [report.get("real_class_share", []), *(part.get("class_share", []) for part in parts)]
-    return (all(map(is_number, figures)) and all(isinstance(s, list) and all(map(is_number, s)) for s in shares)
-            and (report.get("step") is None or is_step(report["step"])) and is_number(report.get("samples", 0))
-            and isinstance(report.get("class_names", []), list))
+    parts = {"generated": report.get("generated", {}), "real": report.get("real", {})}
+    if not isinstance(memorisation, dict):
+        return "has memorisation that is not an object"
+    parts.update((f"memorisation.{space}", part) for space, part in memorisation.items())
+    for name, part in parts.items():
+        if not isinstance(part, dict):
+            return f"has {name} that is not an object"
+        # flags (memorised) and shares aside, every value of a part is a figure
+        for key, value in part.items():
+            if not isinstance(value, (bool, list)) and not is_number(value):
+                return f"has {name}.{key} {json.dumps(value)[:40]}, not a number"
+    shares = {"real_class_share": report.get("real_class_share", []),
+              **{f"{name}.class_share": part.get("class_share", []) for name, part in parts.items()}}
+    for name, share in shares.items():
+        if not (isinstance(share, list) and all(map(is_number, share))):
+            return f"has {name} that is not a list of numbers"
+    if not (report.get("step") is None or is_step(report["step"])):
+        return f"has step {json.dumps(report['step'])[:40]}, not a training step"
+    if not is_number(report.get("samples", 0)):
+        return "has samples that is not a number"
+    if not isinstance(report.get("class_names", []), list):
+        return "has class_names that is not a list"
+    return None

@@ -189,9 +189,12 @@ def run_model_config(run: RunDir) -> ModelConfig:
 
 
 def load_run_generator(run: RunDir, step: int | None = None, device: str | torch.device = "cpu") -> Generator:
-    """G of a run at a snapshot step, or the latest exported generator when step is None."""
-    path = run.generator_path if step is None else run.snapshot_weights_path(step)
-    return load_generator(path, run_model_config(run), device)
+    """G of a run at a snapshot step, or the latest exported generator when step is None; a step
+    without weights is refused naming the steps that have them."""
+    if step is not None and not run.snapshot_weights_path(step).is_file():
+        raise CheckpointError(f"run {run.name!r} has no generator weights for step {step}; "
+                              f"{_steps_with_weights(run)}")
+    return load_generator(run.weights_path(step), run_model_config(run), device)
 
 
 def discriminator_source(run: RunDir) -> Path | None:
@@ -244,11 +247,27 @@ def load_run_discriminator(run: RunDir) -> tuple[Discriminator, int | None]:
     return D.eval(), step
 
 
+def _steps_with_weights(run: RunDir, shown: int = 8) -> str:
+    """The steps a run has weights for, the middle left out of a long list."""
+    steps = run.weight_steps()
+    final = "; without a step, the final generator" if run.generator_path.is_file() else ""
+    if not steps:
+        return "it keeps no snapshot weights" + final
+    text = lambda part: ", ".join(map(str, part))  # noqa: E731
+    listed = text(steps) if len(steps) <= shown else \
+        f"{text(steps[:shown // 2])}, ..., {text(steps[-(shown // 2):])} ({len(steps)} in all)"
+    return f"steps with weights: {listed}{final}"
+
+
 def resolve_generator(path: str | Path, step: int | None = None) -> Generator:
-    """Accept a run directory or a .safetensors file (with its .json beside it) and load G."""
+    """Accept a run directory or a .safetensors file (with its .json beside it) and load G; step
+    picks a snapshot of a run directory, and is refused for a single weights file."""
     p = Path(path)
     if p.is_dir():
         return load_run_generator(RunDir(p), step)
+    if step is not None:
+        raise CheckpointError(f"{path} is one weights file: a step picks a snapshot of a run directory "
+                              f"(give the run's folder, or this file without a step)")
     if p.suffix == ".safetensors":
         cfg_path = p.with_suffix(".json")
         if not cfg_path.is_file():

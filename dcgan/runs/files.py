@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -56,8 +57,48 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         faults.hit(f"replaced:{path.name}")
 
 
+# the note a writer adds to a record where it stored a NaN or infinite number as null: where each was
+NON_FINITE_KEY = "non_finite"
+
+
+class NonFiniteJSON(ValueError):
+    """NaN, Infinity or -Infinity in a JSON text: Python's json reads and writes them, JSON has no such numbers."""
+
+
+def _refuse_constant(name: str):
+    raise NonFiniteJSON(name)
+
+
+def strict_loads(data: bytes | str):
+    """json.loads, refusing NaN and Infinity (NonFiniteJSON) as every other JSON reader does."""
+    return json.loads(data, parse_constant=_refuse_constant)
+
+
+def finite_json(obj, where: str = "") -> tuple[object, list[str]]:
+    """obj with every NaN or infinite float replaced by None, and where each was ('generated.fid',
+    'class_share[3]'): what a writer stores in their place, so every file it writes is JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None, [where or "the value"]
+    if isinstance(obj, dict):
+        pairs = [(k, finite_json(v, f"{where}.{k}" if where else str(k))) for k, v in obj.items()]
+        return {k: v for k, (v, _) in pairs}, [w for _, (_, found) in pairs for w in found]
+    if isinstance(obj, (list, tuple)):
+        items = [finite_json(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+        return [v for v, _ in items], [w for _, found in items for w in found]
+    return obj, []
+
+
+def json_text(obj, **dumps) -> str:
+    """obj as JSON that any reader accepts: a NaN or infinite number becomes null, and an object gets
+    a NON_FINITE_KEY note listing where, so the null is explained rather than a figure silently gone."""
+    obj, replaced = finite_json(obj)
+    if replaced and isinstance(obj, dict):
+        obj[NON_FINITE_KEY] = sorted(set(obj.get(NON_FINITE_KEY) or []) | set(replaced))
+    return json.dumps(obj, allow_nan=False, **dumps)
+
+
 def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+    atomic_write_bytes(path, (json_text(obj, indent=2) + "\n").encode())
 
 
 def read_json(path: Path) -> dict | None:
@@ -70,13 +111,15 @@ def read_json_object(path: Path) -> tuple[dict | None, str | None]:
     '... is not valid JSON', '... is not a JSON object'), one line for the user."""
     name = Path(path).name
     try:
-        data = json.loads(Path(path).read_bytes())
+        data = strict_loads(Path(path).read_bytes())
     except FileNotFoundError:
         return None, f"{name} is missing"
     except IsADirectoryError:
         return None, f"{name} is a folder, not a file"
     except OSError as e:
         return None, f"{name} cannot be read ({e.strerror or e})"
+    except NonFiniteJSON as e:
+        return None, f"{name} is not valid JSON: it holds {e}, which is no JSON number (a figure that was not finite)"
     # binary junk (UnicodeDecodeError is a ValueError) and absurd nesting (RecursionError) alike
     except (ValueError, RecursionError):
         return None, f"{name} is not valid JSON"
@@ -87,7 +130,7 @@ def read_json_object(path: Path) -> tuple[dict | None, str | None]:
 
 def jsonl_line(record: dict) -> str:
     """One compact JSON object and its newline: the unit metrics.jsonl is appended in."""
-    return json.dumps(record, separators=(",", ":")) + "\n"
+    return json_text(record, separators=(",", ":")) + "\n"
 
 
 def npy_bytes(array) -> bytes:
@@ -114,7 +157,8 @@ class Records(list):
 def read_jsonl(path: Path, tail_bytes: int | None = None) -> Records:
     """All complete records (or those in the last tail_bytes). A torn last line (a writer
     mid-append) is left out; so is, and counted in .skipped, any line that is not a JSON object:
-    junk, invalid UTF-8, a JSON list or number, the NUL bytes a power cut leaves."""
+    junk, invalid UTF-8, a JSON list or number, NaN or Infinity (not JSON, though Python writes
+    them), the NUL bytes a power cut leaves."""
     records = Records()
     try:
         with open(path, "rb") as f:
@@ -141,7 +185,7 @@ def _jsonl_record(line: bytes) -> dict | None:
     # appended after it, so it is read rather than lost with them
     line = line.rpartition(b"\0")[2]
     try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        record = strict_loads(line)
+    except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError, NonFiniteJSON are ValueErrors
         return None
     return record if isinstance(record, dict) else None

@@ -12,12 +12,13 @@ import os
 import re
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import RUN_NAME_RE, ConfigError, TrainConfig
 from .files import TEMP_SUFFIX, Records, atomic_write_bytes, atomic_write_json, read_json, read_json_object, read_jsonl
 from .processes import pid_alive, process_start
+from .progress import format_seconds, run_progress
 from .records import is_number, is_step, valid_eval_record, valid_metrics_record, valid_records
 
 # 'interrupted' is never written: readers report it for a 'running' run whose trainer is gone
@@ -27,6 +28,11 @@ START_TIMEOUT_S = 120.0  # a trainer that has not written its status by then did
 # a trainer on another host cannot be asked for its pid: silence this long means it is gone
 REMOTE_STALE_S = 600.0
 SNAPSHOT_RE = re.compile(r"^grid_(\d{6,})\.png$")
+
+
+class RunFolderGone(OSError):
+    """The run folder a trainer claimed was deleted or replaced by another folder of the same name:
+    the trainer stops and writes nothing more, so no half run appears where the old one was."""
 
 
 def step_name(step: int) -> str:
@@ -45,6 +51,8 @@ class RunDir:
     """Paths and readers for one run; cheap to create, touches no files until asked."""
 
     path: Path
+    # (st_dev, st_ino) of the folder lock() claimed: a folder deleted and made again has another
+    _identity: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -220,7 +228,27 @@ class RunDir:
         except BlockingIOError:
             os.close(fd)
             raise ConfigError(f"run {self.name!r} is being trained by another process right now") from None
+        info = os.fstat(fd)
+        self._identity = (info.st_dev, info.st_ino)
         return fd
+
+    def still_claimed(self) -> bool:
+        """Whether the folder at path is still the one lock() claimed: not deleted, and not replaced
+        by a new folder of the same name (one stat). True for a RunDir that never locked."""
+        if self._identity is None:
+            return True
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) == self._identity
+
+    def check_claimed(self) -> None:
+        """Raise RunFolderGone when the claimed folder is gone or replaced: checked before each write,
+        since a writer would otherwise make a missing folder again and fill it with half a run."""
+        if not self.still_claimed():
+            raise RunFolderGone(f"run folder {self.path} was deleted or replaced while training; the trainer "
+                                "stopped without writing to it")
 
     def remove_temp_files(self) -> list[Path]:
         """Delete what writers killed mid-write left behind (only while holding lock())."""
@@ -237,6 +265,28 @@ class RunDir:
         """The newest metrics records (about the last 150): what a progress line needs, read in
         constant time however long the run."""
         return valid_records(read_jsonl(self.metrics_path, max_bytes), valid_metrics_record)
+
+    def progress(self, status: dict | None = None) -> dict:
+        """Step, total, fraction, steps/s, images/s and ETA (runs.progress.run_progress) from status.json
+        and the newest metrics; until the trainer writes its status, the total is the requested config's."""
+        status = self.status() if status is None else status
+        cfg = self.config_values()
+        total = status.get("total_steps") or cfg.get("steps")
+        return run_progress(self.recent_metrics(), {**status, "total_steps": total}, cfg.get("batch_size"))
+
+    def summary(self) -> dict:
+        """One row of text for a table of runs (the app's "All runs", `python -m dcgan runs`): name,
+        state, step, speed and ETA while it trains, dataset, image size, snapshots; '–' where unknown."""
+        status = self.status()
+        cfg = self.config_values()
+        prog = self.progress(status)
+        active = status.get("state") in ACTIVE_STATES
+        speed = f"{prog['steps_per_s']:.1f} steps/s" if active and prog["steps_per_s"] else "–"
+        return {"run": self.name, "state": state_label(status), "step": f"{prog['step']}/{prog['total'] or '?'}",
+                "speed": speed, "ETA": format_seconds(prog["eta_s"]) if active and prog["eta_s"] is not None else "–",
+                "dataset": "imported" if cfg.get("imported_from") else cfg.get("dataset", "–"),
+                "image size": str(cfg["image_size"]) if cfg.get("image_size") else "–",
+                "snapshots": len(self.snapshot_steps())}
 
     def evaluations(self) -> Records:
         """The trainer's periodic evaluation records (eval.jsonl), oldest first, damaged ones left out."""
@@ -259,6 +309,7 @@ class RunDir:
         """status.json, as the process that owns the run (own=True: this process's pid, its start
         time and host, so readers can tell it from a later process with the same pid) or on its
         behalf (a launcher before its trainer starts, an import no trainer will ever own)."""
+        self.check_claimed()
         pid = os.getpid() if own else None
         status = {"state": state, "pid": pid, "pid_start": process_start(pid) if own else None,
                   "host": socket.gethostname(), "step": step, "total_steps": total_steps, "heartbeat": time.time(),

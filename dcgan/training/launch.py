@@ -27,8 +27,9 @@ def _spawn(args: list[str], run: RunDir, total_steps: int) -> int:
     # until the trainer writes its own status, readers see 'starting' (the trainer overwrites it)
     previous = run.status()
     run.write_status("starting", previous.get("step") or 0, total_steps, warnings=previous.get("warnings"), own=False)
+    # no PYTHONPATH: `-m` run in PROJECT_ROOT puts this checkout's dcgan first on the trainer's path,
+    # whether or not the package is installed
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     if run.log_path.is_symlink():
         run.log_path.unlink()  # a shared run's train.log must not make us append to a file elsewhere
     with open(run.log_path, "ab") as log:
@@ -43,12 +44,12 @@ def _spawn(args: list[str], run: RunDir, total_steps: int) -> int:
     return proc.pid
 
 
-def check_launch(cfg: TrainConfig) -> None:
+def check_launch(cfg: TrainConfig, base: str | Path = PROJECT_ROOT) -> None:
     """Everything about cfg that can be checked before a run folder exists, so a launch that cannot
-    work leaves nothing behind: the config, its data (as the trainer, in PROJECT_ROOT, will find
-    it), the device and, with eval_every, the evaluator's classifier."""
-    cfg.validate()
-    check_source(cfg, base=PROJECT_ROOT)
+    work leaves nothing behind: the config, its data (as the trainer, working in base, will find
+    it: PROJECT_ROOT for the app's trainers, the current folder for the CLI's), the device and,
+    with eval_every, the evaluator's classifier."""
+    check_source(cfg, base=base)
     from .loop import resolve_device
     resolve_device(cfg.device)
     if cfg.eval_every:
@@ -56,7 +57,7 @@ def check_launch(cfg: TrainConfig) -> None:
         from ..evaluation.classifier import evaluator_for
         from ..runs.checkpoint import CheckpointError
         # the folder as check_source finds it: from the trainer's working folder
-        classes = folder_labels(PROJECT_ROOT / cfg.image_folder) if cfg.dataset == "folder" else ()
+        classes = folder_labels(Path(base) / cfg.image_folder) if cfg.dataset == "folder" else ()
         try:
             path = evaluator_for(cfg.dataset, classes)
         except CheckpointError as e:

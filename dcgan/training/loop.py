@@ -26,7 +26,7 @@ from ..runs.checkpoint import (
     CheckpointError, checkpoint_step, export_generator, load_training_state, save_training_state, state_dict_problem
 )
 from ..runs.files import WriteError, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes
-from ..runs.rundir import RunDir
+from ..runs.rundir import RunDir, RunFolderGone
 from .balance import balance_lrs, decayed_lr, set_lr
 from .distributed import SINGLE, World
 from .step import train_step, uses_bf16
@@ -158,6 +158,7 @@ class Trainer:
         """The fixed-z grid PNG and (optionally) fp16 G weights for this step (the EMA's, when on)."""
         if not self.main:
             return
+        self.run.check_claimed()
         G = self.sample_G
         was_training = G.training  # the EMA copy stays in eval mode
         G.eval()
@@ -174,6 +175,7 @@ class Trainer:
         distributed.check_in_step(self.world, self.G, self.D, device=self.device)
         if not self.main:
             return
+        self.run.check_claimed()
         state = {
             "G": self.G.state_dict(), "D": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
@@ -332,6 +334,7 @@ class Trainer:
                         self.snapshot()  # the Progress page's last frame is where the run stopped
                     self.checkpoint()
                     if self.main:
+                        self.run.check_claimed()
                         self.run.stop_path.unlink(missing_ok=True)
                     self.write_status("stopped")
                     self.log(f"stopped at step {self.step} (checkpoint saved)")
@@ -395,9 +398,11 @@ class Trainer:
             self.write_status("finished")
             return "finished"
         finally:
-            # a stop asked for too late to honour must not stop the next resume at once
+            # a stop asked for too late to honour must not stop the next resume at once (but a folder
+            # that is no longer this run's keeps its files)
             if self.main:
-                self.run.stop_path.unlink(missing_ok=True)
+                if self.run.still_claimed():
+                    self.run.stop_path.unlink(missing_ok=True)
                 metrics_file.close()
             if eval_file:
                 eval_file.close()
@@ -427,7 +432,6 @@ def train(cfg: TrainConfig, checkpoints: str | Path = "checkpoints", resume: boo
     (default: now; the CLI passes its process's start) is stale and dropped.
     """
     started_at = time.time() if started_at is None else started_at
-    cfg.validate()
     run = RunDir.of(checkpoints, cfg.run_name)
     world = distributed.world_from_env()  # under torchrun: this process's rank among world_size
     check_world(cfg, world)
@@ -479,6 +483,8 @@ def _train_locked(cfg: TrainConfig, checkpoints: str | Path, run: RunDir, resume
         return trainer.run_loop(stopper, step_fn, progress)
     except BaseException as e:
         if not world.is_main:
+            raise
+        if isinstance(e, RunFolderGone):  # nothing to record: the folder is another's now, or nobody's
             raise
         storage = isinstance(e, OSError) and not isinstance(e, WriteError) and e.errno in WriteError.HINTS
         if storage:  # an append to metrics.jsonl, say, on a full disk

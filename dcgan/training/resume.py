@@ -1,6 +1,8 @@
 """The config of a run to resume: its saved config, a new total, and what may change."""
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 from ..config import ConfigError, TrainConfig, resume_fields
@@ -33,9 +35,9 @@ def resume_config(checkpoints: str | Path, run_name: str, steps: int | None = No
         done = run.export_step()
         done = done if is_step(done) else run.status().get("step", 0)
     if steps is not None:
-        cfg.steps = steps
+        cfg = dataclasses.replace(cfg, steps=steps)
     elif more is not None:
-        cfg.steps = done + more
+        cfg = dataclasses.replace(cfg, steps=done + more)
     elif cfg.steps <= done:
         end = "its configured end" if cfg.steps == done else f"past its configured end ({cfg.steps})"
         raise ConfigError(f"run {run_name!r} is at step {done}, {end}; ask for more steps "
@@ -46,5 +48,13 @@ def resume_config(checkpoints: str | Path, run_name: str, steps: int | None = No
         if key not in RESUME_OVERRIDES:
             raise ConfigError(f"{key} cannot change on resume (only {', '.join(RESUME_OVERRIDES)})")
         if value is not None:
-            setattr(cfg, key, value)
-    return cfg.validate()
+            cfg = dataclasses.replace(cfg, **{key: value})
+    return cfg
+
+
+def default_resume_target(run: RunDir) -> int:
+    """The total a resume trains to unless told otherwise: the configured end, or half as many steps
+    again for a run already there (the Train page's 'Resume to step' starts from it)."""
+    end = run.config_values().get("steps") or 1
+    done = run.status().get("step") or 0
+    return end if done < end else done + max(1, end // 2)
