@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import time
 from pathlib import Path
 
-from .config import GROUPS, IMAGE_SIZES, ConfigError, TrainConfig, bounds_text, config_fields, resume_fields
+from .config import GROUPS, IMAGE_SIZES, PROJECT_ROOT, ConfigError, TrainConfig, bounds_text, config_fields, resume_fields
 
 DEFAULT_CHECKPOINTS = "checkpoints"
 PROCESS_IMPORTED_AT = time.time()  # where /proc cannot say when this process started
@@ -66,12 +66,13 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     from .presets import default_preset, preset_values
     file_values = {}
     if args.config:
-        TrainConfig.load(args.config)  # validates and rejects unknown keys
-        file_values = json.loads(Path(args.config).read_text())
+        file_values = TrainConfig.read_file(args.config)
     preset = args.preset if hasattr(args, "preset") else file_values.get("preset")
     if preset is None and not args.config:
         preset = default_preset(getattr(args, "dataset", TrainConfig.dataset))
-    data = TrainConfig().to_dict()
+    from .data import default_data_root
+    # as the Train form: the project's default data folder, from wherever the command is run
+    data = dict(TrainConfig().to_dict(), data_root=os.path.relpath(PROJECT_ROOT / default_data_root()))
     if preset:
         data.update(preset_values(preset))
     data.update(file_values)
@@ -177,9 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10, help="how many components to list")
     p.add_argument("--heatmap", type=int, default=None, metavar="COMPONENT",
                    help="also write where this component acts, over G(z), as a PNG")
-    p.add_argument("--out", default="heatmap.png", help="--heatmap's PNG")
+    p.add_argument("--out", default=None, help="--heatmap's PNG [heatmap.png]")
 
-    p = sub.add_parser("stats", help="PNG chart of a run's losses, D accuracies and learning rates (seed 000's figure)")
+    p = sub.add_parser("stats", help="PNG chart of a run's losses, D accuracies and learning rates")
     p.add_argument("run", help="a run directory, e.g. checkpoints/faces")
     p.add_argument("--smooth", type=int, default=None, help="trailing-mean window in steps (default ~1 %% of the run)")
     p.add_argument("--out", default="stats.png")
@@ -200,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-memorisation", action="store_true", help="skip the nearest-training-image search")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--no-save", action="store_true", help="do not write eval.json into the run directory")
-    p.add_argument("--save", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old scripts
+    p.add_argument("--save", action="store_true",
+                   help="rewrite eval.json even when it already holds these figures (by default it is then "
+                        "left as it was, so evaluating a shipped model changes none of a clone's files)")
 
     p = sub.add_parser("import", help="make a run from a DCGAN generator state_dict trained elsewhere")
     p.add_argument("path", help="e.g. pytorch/examples' netG_epoch_24.pth, or a .safetensors file")
@@ -226,10 +229,23 @@ def _positive(name: str, value: int, low: int = 1, high: int = 100_000) -> int:
     return value
 
 
+def _check_start(cfg: TrainConfig) -> None:
+    """What the app checks before it starts a trainer, checked before the run folder exists, so a start
+    that cannot work leaves no half-made run whose name the next try finds taken. Unlike the app, the
+    CLI first downloads an MNIST-style set that is missing (when online)."""
+    from .data import TORCHVISION_FILES, load_torchvision, torchvision_files_present
+    from .training.launch import check_launch
+    name = {"stacked-mnist": "mnist"}.get(cfg.dataset, cfg.dataset)
+    if name in TORCHVISION_FILES and not torchvision_files_present(name, cfg.data_root):
+        load_torchvision(name, cfg.data_root, 28, 1)  # offline: a DataError naming the files
+    check_launch(cfg, base=Path.cwd())  # relative paths as this process, the trainer, reads them
+
+
 def cmd_train(args) -> int:
     from .training.distributed import world_from_env
     from .training.loop import train
     cfg = _config_from_args(args)
+    _check_start(cfg)
     state = train(cfg, args.checkpoints, progress=not args.quiet, handle_sigterm=True, started_at=_started_at())
     if world_from_env().is_main:
         print(f"run {cfg.run_name}: {state} -> {Path(args.checkpoints) / cfg.run_name}")
@@ -242,6 +258,7 @@ def cmd_resume(args) -> int:
     from .training.loop import train
     cfg = resume_config(args.checkpoints, args.run_name, args.steps, args.more,
                         **{name: getattr(args, name) for name in resume_fields()})
+    _check_start(cfg)  # a stopped run with its data gone stays stopped, rather than turning 'failed'
     state = train(cfg, args.checkpoints, resume=True, progress=not args.quiet, handle_sigterm=True,
                   started_at=_started_at())
     if world_from_env().is_main:
@@ -264,10 +281,11 @@ def cmd_stop(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from .runs.rundir import list_runs, state_label
+    from .runs.rundir import list_runs
     for run in list_runs(args.checkpoints):
-        st = run.status()
-        print(f"{run.name:24s} {state_label(st):9s} step {st.get('step', 0)}/{st.get('total_steps', '?')}")
+        row = run.summary()  # the app's "All runs" table reads the same
+        live = f" · {row['speed']} · ETA {row['ETA']}" if row["ETA"] != "–" else ""
+        print(f"{row['run']:24s} {row['state']:9s} step {row['step']}{live}")
     return 0
 
 
@@ -282,9 +300,10 @@ def cmd_delete(args) -> int:
 
 def cmd_sample(args) -> int:
     from .runs.checkpoint import resolve_generator
-    from .imaging import make_grid, png_bytes, upscale
+    from .imaging import make_grid, output_format, png_bytes, upscale
     from .sampling import generate, z_from_seed
     import torch
+    output_format(args.out, ("PNG",))
     _positive("count", args.count, 1, 1024)
     G = resolve_generator(args.model, args.step)
     z = torch.cat([z_from_seed(args.seed + i, G.z_dim) for i in range(args.count)])
@@ -297,7 +316,9 @@ def cmd_sample(args) -> int:
 def cmd_interpolate(args) -> int:
     from .runs.checkpoint import resolve_generator
     from .analysis.views import interpolation
+    from .imaging import output_format
     from .sampling import z_from_seed
+    output_format(args.out, ("GIF",))
     _positive("frames", args.frames, 2, 1000)
     G = resolve_generator(args.model, args.step)
     z0, z1 = z_from_seed(args.seed_a, G.z_dim)[0], z_from_seed(args.seed_b, G.z_dim)[0]
@@ -320,8 +341,9 @@ def cmd_interpolate(args) -> int:
 def cmd_sweep(args) -> int:
     import numpy as np
     from .runs.checkpoint import resolve_generator
-    from .imaging import make_grid, png_bytes, upscale
+    from .imaging import make_grid, output_format, png_bytes, upscale
     from .sampling import generate, sweep, z_from_seed
+    output_format(args.out, ("PNG",))
     G = resolve_generator(args.model, args.step)
     z0 = z_from_seed(args.seed, G.z_dim)
     if args.most_sensitive is not None:
@@ -361,9 +383,13 @@ def cmd_directions(args) -> int:
     import math
     from .runs.checkpoint import resolve_generator
     from .analysis.directions import save_directions, strip
-    from .imaging import make_grid, png_bytes, upscale
+    from .imaging import make_grid, output_format, png_bytes, upscale
     from .sampling import z_from_seed
     from .analysis.semantics import find_directions, save_run_directions, weights_step
+    if args.out is not None:
+        output_format(args.out, ("JSON",))
+    if args.strip is not None:
+        output_format(args.strip, ("PNG",), "--strip")
     _positive("k", args.k, 1, 10_000)
     _positive("samples", args.samples, 20, 200_000)
     if args.strip is not None:
@@ -415,10 +441,15 @@ def cmd_directions(args) -> int:
 
 def cmd_sensitivity(args) -> int:
     from .runs.checkpoint import resolve_generator
-    from .imaging import png_bytes, upscale
+    from .imaging import output_format, png_bytes, upscale
     from .sampling import generate, z_from_seed
     from .analysis.sensitivity import heatmap, heatmap_image, sensitivity, sensitivity_order
     _positive("top", args.top, 1, 100_000)
+    if args.heatmap is None and args.out is not None:
+        raise ConfigError("--out is where --heatmap's PNG goes; add --heatmap COMPONENT")
+    args.out = args.out or "heatmap.png"
+    if args.heatmap is not None:
+        output_format(args.out, ("PNG",))
     G = resolve_generator(args.model, args.step)
     if args.heatmap is not None and not 0 <= args.heatmap < G.z_dim:
         raise ConfigError(f"--heatmap {args.heatmap} is outside 0..{G.z_dim - 1}")
@@ -441,6 +472,8 @@ def cmd_sensitivity(args) -> int:
 def cmd_stats(args) -> int:
     from .runs.rundir import RunDir
     from .analysis.stats_chart import stats_png
+    from .imaging import output_format
+    output_format(args.out, ("PNG",))
     if args.smooth is not None:
         _positive("smooth", args.smooth, 1, 1_000_000)
     if not Path(args.run).is_dir():
@@ -468,14 +501,21 @@ def cmd_card(args) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluation.evaluate import evaluate_model
     from .evaluation.report import format_report, save_report
+    from .runs.files import json_text
+    from .runs.rundir import RunDir
+    if args.save and args.no_save:
+        raise ConfigError("--save and --no-save contradict each other; give one")
     if args.samples is not None:
         _positive("samples", args.samples, 100, 100_000)
     report = evaluate_model(args.model, step=args.step, samples=args.samples, evaluator=args.evaluator,
                             data_root=args.data_root, seed=args.seed, check_memorisation=not args.no_memorisation,
                             log=lambda line: print(line, file=sys.stderr))
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    print(json_text(report, indent=2) if args.json else format_report(report))
+    print(f"evaluated in {report['seconds']:g} s", file=sys.stderr)
     if not args.no_save and Path(args.model).is_dir():
-        print(f"saved {save_report(args.model, report)}", file=sys.stderr)
+        saved = save_report(args.model, report, force=args.save)
+        print(f"saved {saved}" if saved else f"{RunDir.at(args.model).eval_report_path} already holds these "
+              "figures: left as it was (--save rewrites it)", file=sys.stderr)
     return 0
 
 
@@ -498,7 +538,8 @@ def cmd_train_evaluator(args) -> int:
                               "a dataset's own evaluator")
     info = train_classifier(args.dataset, args.data_root, epochs=epochs, image_folder=args.image_folder,
                             name=args.name, image_size=args.image_size)
-    print(json.dumps(info))
+    from .runs.files import json_text
+    print(json_text(info))
     return 0
 
 

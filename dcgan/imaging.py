@@ -3,10 +3,28 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+
+# what a file's suffix promises: every format a command here can write, by the suffixes that name it
+OUTPUT_FORMATS = {"PNG": (".png",), "GIF": (".gif",), "JSON": (".json",), "NPY": (".npy",)}
+
+
+def output_format(path: str | Path, formats: tuple[str, ...], flag: str = "--out") -> str:
+    """Which of formats (OUTPUT_FORMATS' names) a file named path must hold; ValueError, naming the
+    formats that can be written, when its suffix promises another or none: a file is what its name says,
+    so an animation asked for as .mp4 is refused rather than written as a GIF under that name."""
+    suffix = Path(path).suffix.lower()
+    for name in formats:
+        if suffix in OUTPUT_FORMATS[name]:
+            return name
+    can = " or ".join(f"{name} ({', '.join(OUTPUT_FORMATS[name])})" for name in formats)
+    named = f"a {suffix} file" if suffix else "a file with no suffix"
+    raise ValueError(f"{flag} {path}: this command writes {can} only, not {named}")
 
 
 def to_uint8_nchw(x: torch.Tensor) -> torch.Tensor:

@@ -8,16 +8,56 @@ from .imaging import to_uint8
 
 MAX_FRAMES = 1000  # an interpolation's frame count is bounded: each frame is an image in memory
 MAX_SWEEP_IMAGES = 4096
+SWEEP_LIMIT = 100.0  # |value| of a swept component: far past any z a Gaussian draws, short of overflow
+# |component| no z reaches: a standard normal one is past ±6 once in 10^9 draws, a sweep stops at
+# ±SWEEP_LIMIT and a direction moves z by at most 20, so a value past this is a mistake (a file of
+# pixel values, a unit slip), not a z; G would only saturate on it, or float32 overflow to inf
+Z_LIMIT = 1e3
+# what numpy makes of values that are not real numbers, for the message that refuses them
+NOT_NUMBERS = {"b": "true/false values", "c": "complex numbers", "U": "text", "S": "bytes", "V": "records",
+               "M": "dates", "m": "time spans",
+               "O": "values that are not plain numbers (text, null, lists of uneven length, huge integers)"}
 
 
 def check_z(z, z_dim: int | None = None) -> torch.Tensor:
-    """z as a flat float32 tensor; ValueError for NaN or infinite values or the wrong length."""
-    z = torch.as_tensor(np.asarray(z, dtype=np.float32)).flatten()
-    if z_dim is not None and z.numel() != z_dim:
-        raise ValueError(f"z has {z.numel()} values; this generator takes {z_dim}")
-    if not torch.isfinite(z).all():
-        raise ValueError(f"z has {int((~torch.isfinite(z)).sum())} NaN or infinite value(s)")
-    return z
+    """z as a flat float32 tensor (a copy). ValueError, one line, for whatever would only pass for a
+    z: an array of another shape than (z_dim,) or (1, z_dim) (no flattening of a 10 x 10 grid),
+    true/false, complex, text or object values, no values, the wrong length, NaN or infinite values,
+    and components past ±Z_LIMIT."""
+    if isinstance(z, torch.Tensor):
+        z = z.detach().cpu()
+        z = z.float() if z.dtype == torch.bfloat16 else z  # numpy has no bfloat16
+    try:
+        array = np.asarray(z)
+    except (ValueError, TypeError):  # a ragged nested list
+        array = np.asarray(None)
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"z must hold real numbers, not {NOT_NUMBERS.get(array.dtype.kind, array.dtype)}")
+    if array.ndim > 2 or array.ndim == 2 and array.shape[0] != 1 or array.ndim == 0:
+        raise ValueError(f"z must be one row of {z_dim or 'z_dim'} numbers, not "
+                         + ("a single number" if array.ndim == 0 else f"an array of shape {array.shape}"
+                            if array.ndim == 2 else f"an array of {array.ndim} dimensions"))
+    # numpy reads True as 1.0 in a list that also holds numbers: look at the elements themselves
+    if isinstance(z, (list, tuple)) and _holds_bool(z):
+        raise ValueError(f"z must hold real numbers, not {NOT_NUMBERS['b']}")
+    array = array.reshape(-1)
+    if array.size == 0:
+        raise ValueError("z has no values")
+    if z_dim is not None and array.size != z_dim:
+        raise ValueError(f"z has {array.size} values; this generator takes {z_dim}")
+    finite = np.isfinite(array)
+    if not finite.all():
+        raise ValueError(f"z has {int((~finite).sum())} NaN or infinite value(s)")
+    size = np.abs(array.astype(np.float64))
+    if (size > Z_LIMIT).any():
+        raise ValueError(f"z has {int((size > Z_LIMIT).sum())} component(s) beyond ±{Z_LIMIT:g} (largest "
+                         f"{size.max():.3g}); its components are standard normal, "
+                         "so ±3 holds 99.7 % of them")
+    return torch.from_numpy(np.array(array, dtype=np.float32))
+
+
+def _holds_bool(values) -> bool:
+    return any(isinstance(v, (bool, np.bool_)) or isinstance(v, (list, tuple)) and _holds_bool(v) for v in values)
 
 
 def z_from_seed(seed: int, z_dim: int, n: int = 1) -> torch.Tensor:
@@ -55,7 +95,7 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, frames: int, method: str = "
 
 
 def sweep(z: torch.Tensor, components: list[int], values: list[float] | np.ndarray) -> torch.Tensor:
-    """Seed 000's Z-parameter figure: row i sets component components[i] to each value in turn,
+    """The z-component sweep figure: row i sets component components[i] to each value in turn,
     all other components held at z. Returns (len(components) * len(values), z_dim), row-major."""
     z = check_z(z)
     for c in components:
@@ -64,6 +104,9 @@ def sweep(z: torch.Tensor, components: list[int], values: list[float] | np.ndarr
     values = torch.as_tensor(np.asarray(values, dtype=np.float32))
     if not torch.isfinite(values).all():
         raise ValueError("sweep values must be finite numbers")
+    if values.numel() and values.abs().max() > SWEEP_LIMIT:
+        raise ValueError(f"sweep values must lie within ±{SWEEP_LIMIT:g} (z components are standard normal: "
+                         f"±3 holds 99.7 % of them), not {float(values.min()):g} to {float(values.max()):g}")
     if len(components) * len(values) > MAX_SWEEP_IMAGES:
         raise ValueError(f"{len(components)} components x {len(values)} values is over {MAX_SWEEP_IMAGES} images")
     out = z.repeat(len(components) * len(values), 1)

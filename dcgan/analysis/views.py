@@ -24,28 +24,28 @@ def render_z(G: torch.nn.Module, z: torch.Tensor | np.ndarray, scale: int = 8) -
     return upscale(generate(G, check_z(z, G.z_dim).view(1, -1))[0], scale)
 
 
-SWEEP_LIMIT = 100.0  # |value| of a swept component: far past any z a Gaussian draws, short of overflow
+LABEL_PX = 14  # a sweep's row and column labels as they read on screen
 
 
 def sweep_grid(G: torch.nn.Module, z: torch.Tensor | np.ndarray, components: list[int], low: float = -3.0,
                high: float = 3.0, columns: int = 9, scale: int = 2, progress: Progress | None = None,
-               labels: bool = True) -> np.ndarray:
+               labels: bool = True, shown_px: int | None = None) -> np.ndarray:
     """Rows = z components, columns = values from low to high, all other components held at z;
-    labels names each row's component and each column's value in a margin."""
+    labels names each row's component and each column's value in a margin, drawn to read LABEL_PX tall
+    when the grid is shown shown_px wide (at its own size when None: the CLI's file)."""
     z = check_z(z, G.z_dim)
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise ValueError(f"a sweep needs finite From < To, not {low} and {high}")
-    if max(abs(low), abs(high)) > SWEEP_LIMIT:
-        raise ValueError(f"sweep values must lie within ±{SWEEP_LIMIT:g} (z components are standard normal: "
-                         f"±3 holds 99.7 % of them), not {low:g} to {high:g}")
     values = np.linspace(low, high, columns)
     images = generate(G, sweep(z, components, values), batch_size=64, progress=progress)
     padding = 2
     grid = upscale(make_grid(images, nrow=columns, padding=padding), scale)
     if not labels:
         return grid
+    # a wide grid (64 px faces) is scaled down to its column: its labels grow with it, or they end 5 px tall
+    font_px = LABEL_PX if not shown_px else max(LABEL_PX, round(LABEL_PX * grid.shape[1] / shown_px))
     return label_grid(grid, [f"z[{c}]" for c in components], [f"{round(float(v), 2):g}" for v in values],
-                      pitch=(G.image_size + padding) * scale, offset=padding * scale)
+                      pitch=(G.image_size + padding) * scale, offset=padding * scale, font_px=font_px)
 
 
 GIF_MAX_MEGAPIXELS = 200  # frames x upscaled pixels: beyond this a GIF is too big to make or to show
@@ -76,7 +76,7 @@ def interpolation(G: torch.nn.Module, z0, z1, frames: int = 64, method: str = "s
 
 
 def progression_gif(run: RunDir, frame_ms: int = 200, scale: int = 1, progress: Progress | None = None) -> bytes:
-    """Every snapshot grid of a run in step order as one GIF (seed 004's gifs/)."""
+    """Every snapshot grid of a run in step order as one GIF."""
     from PIL import Image
 
     steps = run.snapshot_steps()
@@ -97,22 +97,28 @@ Z_UPLOAD_MAX_BYTES = 1_000_000
 
 def z_from_upload(data: bytes, z_dim: int) -> np.ndarray:
     """A z read back from a download of z_json or z_npy (or a bare JSON list); ValueError with a
-    message for anything else: too big, not numbers, the wrong length, NaN or infinite values."""
+    message for anything else: too big, not a JSON or NPY file, and whatever check_z refuses (its
+    message, so a z is refused alike wherever it comes from)."""
     import io
     import json
     if len(data) > Z_UPLOAD_MAX_BYTES:
         raise ValueError(f"a z file is at most {Z_UPLOAD_MAX_BYTES:,} bytes; this one has {len(data):,}")
+    what = "not a z file (JSON {\"z\": [...]} or .npy of numbers)"
     try:
         if data[:6] == b"\x93NUMPY":
             values = np.load(io.BytesIO(data), allow_pickle=False)  # never unpickles an object array
         else:
             values = json.loads(data)
             values = values.get("z") if isinstance(values, dict) else values
-        array = np.asarray(values, dtype=np.float32)
     except (ValueError, TypeError, EOFError, OSError, RecursionError) as e:
-        raise ValueError(f"not a z file (JSON {{\"z\": [...]}} or .npy of numbers): {str(e).splitlines()[0][:120]}") \
-            from None
-    return check_z(array, z_dim).numpy()
+        raise ValueError(f"{what}: {str(e).splitlines()[0][:120]}") from None
+    # the values as read, not converted first: a conversion would read "1.5" or true as numbers
+    try:
+        return check_z(values, z_dim).numpy()
+    except RecursionError:  # a list nested thousands deep
+        raise ValueError(f"{what}: nested too deep") from None
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from None
 
 
 def z_json(z: np.ndarray | torch.Tensor) -> str:
