@@ -11,6 +11,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -27,6 +28,14 @@ FEW_IMAGES = 500
 
 class DataError(RuntimeError):
     """A dataset that cannot be loaded, with a message that says what to do."""
+
+
+def default_data_root() -> str:
+    """Where MNIST and Fashion-MNIST are looked for unless a run says otherwise, relative to the project
+    folder (as the app reads paths): the shared datasets beside the project when they are there, else data/.
+    The Train form and the CLI's `train` both start from it."""
+    from .config import PROJECT_ROOT
+    return "../shared/datasets" if (PROJECT_ROOT.parent / "shared" / "datasets").is_dir() else "data"
 
 
 @dataclass
@@ -128,7 +137,7 @@ def _load_image(path: Path, image_size: int, channels: int) -> np.ndarray:
         if im.mode.startswith("I"):  # 16/32-bit grey: convert() would clip to white, scale instead
             im = Image.fromarray((np.asarray(im, dtype=np.float64) / 257).clip(0, 255).astype(np.uint8))
         im = im.convert("L" if channels == 1 else "RGB")
-        # seed 001: centre crop to a square, then resize
+        # centre crop to a square, then resize
         w, h = im.size
         side = min(w, h)
         left, top = (w - side) // 2, (h - side) // 2
@@ -265,19 +274,72 @@ def make_synthetic(image_size: int, channels: int, count: int = 2048, seed: int 
     return ImageSet(torch.from_numpy(out), "synthetic")
 
 
+def _load_torchvision_spec(name: str):
+    def load(image_size, channels, data_root, image_folder, seed, split, holdout):
+        return load_torchvision(name, data_root, image_size, channels, train=split != "test")
+    return load
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the code asks about a dataset, answered here rather than by comparing its name in each file."""
+
+    name: str
+    label: str  # as a form or a table names it
+    load: Callable[..., ImageSet]  # (image_size, channels, data_root, image_folder, seed, split, holdout)
+    channels: int | None = None  # the channels it must be trained with; None: any
+    native_size: int | None = None  # the size its images come in (resized to the run's); None: any
+    files: str | None = None  # the torchvision set whose files it reads from data_root
+    folder: bool = False  # images from image_folder; classes, if any, are its sub-folders
+    evaluator: str | None = None  # the shipped evaluator classifier that judges it (a folder: one of its labels)
+    class_names: tuple[str, ...] = ()  # its classes when fixed; a folder's come from its sub-folders
+    modes: int | None = None  # judged by modes (three digits each) rather than by one class per image
+
+    @property
+    def can_be_evaluated(self) -> bool:
+        """Whether an evaluator may judge it: a folder only when one was trained on its labels."""
+        return self.evaluator is not None or self.folder
+
+    @property
+    def per_image_class(self) -> bool:
+        """Whether each image has one class a classifier names (labelled directions, class histograms)."""
+        return self.modes is None and self.can_be_evaluated
+
+
+DIGITS = tuple(str(i) for i in range(10))
+FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
+DATASET_SPECS = {spec.name: spec for spec in (
+    DatasetSpec("mnist", "MNIST", _load_torchvision_spec("mnist"), channels=1, native_size=28, files="mnist",
+                evaluator="mnist", class_names=DIGITS),
+    DatasetSpec("fashion-mnist", "Fashion-MNIST", _load_torchvision_spec("fashion-mnist"), channels=1,
+                native_size=28, files="fashion-mnist", evaluator="fashion-mnist", class_names=FASHION_CLASSES),
+    # the stacked digits are each judged by the MNIST classifier: 1000 modes, not one class per image
+    DatasetSpec("stacked-mnist", "Stacked MNIST",
+                lambda image_size, channels, data_root, image_folder, seed, split, holdout: make_stacked_mnist(
+                    data_root, image_size, seed, "test" if split == "test" else "train"),
+                channels=3, native_size=28, files="mnist", evaluator="mnist", modes=1000),
+    DatasetSpec("folder", "image folder",
+                lambda image_size, channels, data_root, image_folder, seed, split, holdout: load_folder(
+                    image_folder, image_size, channels, split, holdout), folder=True),
+    DatasetSpec("synthetic", "synthetic shapes",
+                lambda image_size, channels, data_root, image_folder, seed, split, holdout: make_synthetic(
+                    image_size, channels, seed=seed)),
+)}
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The registry's entry for a dataset; DataError naming the known ones for any other name."""
+    try:
+        return DATASET_SPECS[name]
+    except (KeyError, TypeError):
+        raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASET_SPECS)}") from None
+
+
 def load_dataset(dataset: str, image_size: int, channels: int, data_root: str = "data",
                  image_folder: str = "", seed: int = 0, split: str = "all", holdout: float = 0.1) -> ImageSet:
     """Load the named dataset as an ImageSet; raises DataError with advice when it cannot.
     `split` "test" is MNIST-style sets' own test split, or a folder's hashed `holdout` share."""
-    if dataset in TORCHVISION_FILES:
-        return load_torchvision(dataset, data_root, image_size, channels, train=split != "test")
-    if dataset == "stacked-mnist":
-        return make_stacked_mnist(data_root, image_size, seed, "test" if split == "test" else "train")
-    if dataset == "folder":
-        return load_folder(image_folder, image_size, channels, split, holdout)
-    if dataset == "synthetic":
-        return make_synthetic(image_size, channels, seed=seed)
-    raise DataError(f"unknown dataset {dataset!r}")
+    return dataset_spec(dataset).load(image_size, channels, data_root, image_folder, seed, split, holdout)
 
 
 CHECK_DECODES = 16  # images of a folder the pre-launch check tries, spread over the folder
@@ -291,10 +353,10 @@ def check_source(cfg, base: str | Path | None = None) -> None:
     def where(path: str) -> Path:
         return Path(base) / path if base is not None else Path(path)
 
-    mnist_like = {"stacked-mnist": "mnist"}.get(cfg.dataset, cfg.dataset)
-    if mnist_like in TORCHVISION_FILES and not torchvision_files_present(mnist_like, where(cfg.data_root)):
-        raise DataError(missing_message(mnist_like, cfg.data_root))
-    if cfg.dataset == "folder":
+    spec = dataset_spec(cfg.dataset)
+    if spec.files and not torchvision_files_present(spec.files, where(cfg.data_root)):
+        raise DataError(missing_message(spec.files, cfg.data_root))
+    if spec.folder:
         _check_folder(where(cfg.image_folder), cfg.image_size, cfg.channels, cfg.holdout)
 
 

@@ -11,10 +11,12 @@ from dataclasses import Field
 import streamlit as st
 
 from dcgan.config import ConfigError, TrainConfig, bounds_text, config_fields, in_bounds
+from dcgan.data import DATASET_SPECS
 
 KEY_PREFIX = "train_"
-DATASET_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "stacked-mnist": "Stacked MNIST (RGB, 1000 modes)",
-                  "folder": "image folder", "synthetic": "synthetic shapes"}
+DATASET_LABELS = {s.name: s.label + (f" (RGB, {s.modes} modes)" if s.modes else "") for s in DATASET_SPECS.values()}
+EVALUATED = ", ".join([s.label for s in DATASET_SPECS.values() if s.evaluator]
+                      + [f"a labelled {s.label} with its evaluator" for s in DATASET_SPECS.values() if s.folder])
 LABELS = {
     "dataset": "Dataset", "data_root": "Data root (MNIST / Fashion-MNIST)",
     "image_folder": "Image folder (for 'image folder')", "image_size": "Image size", "channels": "Channels",
@@ -48,7 +50,7 @@ LAYOUT = [
                                       ("gan_loss", "d_spectral_norm", "d_mbstd", "g_topk"),
                                       ("r1_gamma", "r1_every", "diffaugment"), ("ema_decay", "ema_start"),
                                       ("adaptive_lr",), ("acc_low", "acc_high", "lr_factor", "lr_min", "lr_max")]),
-    ("Evaluation during training (MNIST, Fashion-MNIST, Stacked MNIST, a labelled folder with its evaluator)", [("eval_every", "eval_samples")]),
+    (f"Evaluation during training ({EVALUATED})", [("eval_every", "eval_samples")]),
     ("Outputs and speed", [("log_every", "grid_size", "holdout"), ("precision", "compile", "sync_batchnorm")]),
 ]
 INVALID = object()  # what a widget holds when its text is not a usable value (its message is shown)

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-import torch
 
-from dcgan.analysis.critic import generated_realness, image_from_upload, realness, uint8_to_input
 from dcgan.analysis.directions import move, strip
 from dcgan.analysis.labelled import NoClassifierError
 from dcgan.imaging import make_grid, upscale
 from dcgan.sampling import z_from_seed
-from dcgan.analysis.semantics import (METHOD_LABELS, classifier_note, find_directions, save_run_directions,
-                                     saved_directions, weights_step)
+from dcgan.analysis.semantics import (METHOD_LABELS, classifier_note, find_directions, labelled_summary,
+                                     save_run_directions, saved_directions, weights_step)
 from dcgan.analysis.sensitivity import heatmap, heatmap_image
 from dcgan.analysis.views import render_z
-from dcgan.runs.checkpoint import CheckpointError, discriminator_source, load_run_discriminator
-from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image, step_text
+from explorer.critic_view import critic_section
+from explorer.common import SEED_MAX, bounded_number, progress_callback, show_image
+from explorer.models import load_generator
+from explorer.sidebar import step_text
 
 AMOUNT_LIMIT = 8.0  # |z| of a typical z is about sqrt(z_dim) = 10: 8 is a long way, still on the shell
 STRIP_COLUMNS = 9
-D_GRID = 16
-D_REFERENCE = 256  # G images whose median score gives a single image's score its context
 
 st.title("Directions")
 st.caption("What did the model learn? Move the current z along directions that mean something, see where in "
@@ -50,11 +48,12 @@ else:
 step = weights_step(run.path, sel.step_number)  # the training step of the weights shown
 
 
+# a full Jacobian: drawn again when the model or the z changes, not on every move of the Amount slider
+# (the underscored arguments stay out of the cache key)
 @st.cache_data(max_entries=16, show_spinner=False)
 def _local(run_path: str, step: int | None, z_bytes: bytes, _G, _z):
-    """Local directions at one z: a full Jacobian, drawn again only when the model or the z changes, not
-    on every move of the Amount slider (the underscored arguments stay out of the cache key)."""
     return find_directions(_G, run_path, "local", z=_z, model_step=step)
+
 
 # --- which directions ------------------------------------------------------------------------------
 method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, horizontal=True, key="dir_method",
@@ -93,20 +92,12 @@ else:
                 directions = found
             bar.empty()
     if directions is not None:
-        # the metadata of a file from elsewhere may hold anything: show only what has the right type
-        meta = directions.metadata
-        fitted_on = meta.get("model_step") if isinstance(meta.get("model_step"), int) else None
-        samples_used = meta.get("samples")
-        st.caption((f"From {samples_used:,} images" if isinstance(samples_used, int) else "From images")
-                   + f" of G labelled by `{meta.get('classifier', '?')}`, "
-                   + ("of an unrecorded step" if fitted_on is None else f"step {fitted_on}")
-                   + "; score: held-out balanced accuracy of each boundary (0.5 is chance).")
-        if fitted_on is not None and step is not None and fitted_on != step:
-            st.warning(f"These directions were found on step {fitted_on} of this run; the weights shown are "
-                       f"step {step}'s. Find them again for these weights.")
-        skipped = meta.get("skipped") if isinstance(meta.get("skipped"), dict) else {}
-        for name, why in skipped.items():
-            st.caption(f"left out: {name}: {why}")
+        origin, stale, skipped = labelled_summary(directions, step)
+        st.caption(origin)
+        if stale:
+            st.warning(stale)
+        for line in skipped:
+            st.caption(line)
 
 if directions is not None:
     names = [f"{n} · {s:.3g}" for n, s in zip(directions.names, directions.scores)]
@@ -129,7 +120,7 @@ if directions is not None:
             for i in range(G.z_dim):
                 st.session_state.pop(f"z_{i}", None)  # the Latent page restores its sliders from latent_z
             st.switch_page("explorer/latent.py")
-        if method != "labels" and b2.button("Save these directions with the run", key="dir_save",
+        if method != "labels" and b2.button("Save with the run", key="dir_save",
                                             help=f"{run.name}/directions_{method}.json, for the Interpolate page "
                                                  "and `python -m dcgan interpolate --direction`"):
             path = save_run_directions(run.path, directions)
@@ -144,64 +135,4 @@ if directions is not None:
                caption=f"{directions.names[pick]} from −{reach:g} to +{reach:g}, the start z in the middle")
 
 # --- the discriminator's view ------------------------------------------------------------------------
-st.divider()
-st.subheader("What D believes")
-
-
-@st.cache_resource(max_entries=4, show_spinner="Loading the discriminator…")
-def _cached_discriminator(run_path: str, mtime_ns: int):
-    from dcgan.runs.rundir import RunDir
-    return load_run_discriminator(RunDir.at(run_path))
-
-
-source_file = discriminator_source(run)
-d_mtime = source_file.stat().st_mtime_ns if source_file is not None else 0
-try:
-    D, d_step = _cached_discriminator(str(run.path), d_mtime)
-except CheckpointError as e:
-    st.info(f"No discriminator to ask: {e}")
-    st.stop()
-loss = run.config_values().get("gan_loss", "bce")
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def _reference(run_path: str, g_file: tuple, d_file: tuple, _G, _D):
-    """D's view of D_REFERENCE images of G from seed 0: drawn once per model, not on every slider move
-    (the leading underscores keep G and D out of the cache key; their files and times stand for them)."""
-    return generated_realness(_D, _G, torch.randn(D_REFERENCE, _G.z_dim, generator=torch.Generator().manual_seed(0)))
-
-
-g_file = run.weights_path(sel.step_number)
-reference_images, reference = _reference(str(run.path), (str(g_file), g_file.stat().st_mtime_ns),
-                                         (str(source_file), d_mtime), G, D)
-typical = float(np.median(reference.probabilities))
-context = uint8_to_input(reference_images)  # the batch a lone image is judged in, for a D that looks at batches
-st.caption(f"D of {'an unrecorded step' if d_step is None else f'step {d_step}'} (the newest D this run keeps), trained with the {loss} loss. It gives each image "
-           f"a logit; sigmoid(logit) is its probability of \"real\". For G's own images its median is "
-           f"**{typical:.2f}**" + ("" if loss == "bce" else " — under this loss D only compares images, so read "
-                                   "scores against that median rather than against 0.5") + ".")
-if directions is not None:
-    score = realness(D, uint8_to_input(drawn[None]), context=context)
-    st.metric("The image above", f"{score.probabilities[0]:.2f}", f"{score.probabilities[0] - typical:+.2f} vs G's median",
-              help=f"logit {score.logits[0]:.2f}")
-u1, u2 = st.columns([1, 2])
-upload = u1.file_uploader("Ask D about your own picture", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
-                          key="dir_d_upload", help=f"cropped to a square and resized to {G.image_size} px, "
-                                                   f"{'grey' if G.channels == 1 else 'RGB'}, as D's training images")
-if upload is not None:
-    try:
-        mine = image_from_upload(upload.getvalue(), G.image_size, G.channels)
-    except ValueError as e:
-        u2.error(f"{upload.name}: {e}")
-    else:
-        r = realness(D, uint8_to_input(mine), context=context)
-        with u2:
-            show_image(upscale(mine[0], scale // 2), caption=f"{upload.name}: D says {r.probabilities[0]:.2f} "
-                                                             f"(logit {r.logits[0]:.2f})")
-st.markdown(f"**{D_GRID} images of G and D's score for each**")
-cols = st.columns(8)
-order = np.argsort(-reference.probabilities[:D_GRID])
-for j, i in enumerate(order):
-    with cols[j % 8]:
-        show_image(upscale(reference_images[i], max(1, scale // 3)), caption=f"{reference.probabilities[i]:.2f}")
-st.caption("Sorted from what D finds most real to least. Seed 0's first 16 images, the same each visit.")
+critic_section(sel, G, drawn if directions is not None else None, scale)

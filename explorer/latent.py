@@ -4,12 +4,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dcgan.analysis.views import SWEEP_LIMIT, image_png, render_z, sweep_grid, z_from_upload, z_json, z_npy
+from dcgan.analysis.views import Z_UPLOAD_MAX_BYTES, image_png, render_z, z_from_upload, z_json, z_npy
 from dcgan.imaging import upscale
 from dcgan.sampling import z_from_seed
 from dcgan.analysis.sensitivity import heatmap, heatmap_image, sensitivity, sensitivity_order
-from explorer.charts import sensitivity_figure
-from explorer.common import SEED_MAX, bounded_number, load_generator, progress_callback, show_image, step_text
+from explorer.quality_charts import sensitivity_figure
+from explorer.common import SEED_MAX, bounded_number, show_image
+from explorer.models import load_generator
+from explorer.sidebar import step_text
+from explorer.sweep_view import sweep_section
 
 Z_LIMIT = 3.5  # slider range; a standard normal component lies within it 99.95 % of the time
 COMPONENTS_PER_GROUP = 20
@@ -96,8 +99,9 @@ with left:
                        icon=":material/download:", width="stretch", help="z as a JSON list", on_click="ignore")
     d3.download_button("NPY", z_npy(z), file_name="z.npy", mime="application/octet-stream",
                        icon=":material/download:", width="stretch", help="z as a NumPy .npy file", on_click="ignore")
+    # Streamlit's uploader counts in whole MB; the page says the app's own limit, in bytes
     st.file_uploader("Load a z (JSON or NPY, as downloaded here)", type=["json", "npy"], key="latent_upload",
-                     on_change=z_uploaded)
+                     on_change=z_uploaded, max_upload_size=1, help=f"at most {Z_UPLOAD_MAX_BYTES:,} bytes")
     if "latent_upload_error" in st.session_state:
         st.error(f"Cannot use that z: {st.session_state['latent_upload_error']}")
 
@@ -147,35 +151,4 @@ with right:
                 cols[j % SLIDER_COLUMNS].slider(
                     f"z[{i}]", -Z_LIMIT, Z_LIMIT, step=0.05, key=f"z_{i}", on_change=slider_moved, args=(i,))
 
-st.divider()
-st.subheader("Sweep")
-st.caption("Rows are z components, columns are values across the range; every other component stays at the current z.")
-with st.form("sweep_form"):
-    f1, f2, f3, f4 = st.columns([3, 1, 1, 1])
-    components = f1.multiselect("Components", list(range(z_dim)), default=list(range(min(8, z_dim))))
-    low = bounded_number(f2, "From", -SWEEP_LIMIT, SWEEP_LIMIT, -3.0, key="sweep_low", step=0.5)
-    high = bounded_number(f3, "To", -SWEEP_LIMIT, SWEEP_LIMIT, 3.0, key="sweep_high", step=0.5)
-    columns = bounded_number(f4, "Columns", 2, 32, 9, key="sweep_columns", step=1)
-    swept = st.form_submit_button("Sweep", type="primary")
-if swept:
-    if None in (low, high, columns):
-        st.error("Fix the fields marked above, then sweep again.")
-    elif not components:
-        st.error("Choose at least one component to sweep.")
-    elif not low < high:
-        st.error(f"'From' ({low}) must be below 'To' ({high}).")
-    else:
-        progress, bar = progress_callback("Rendering the sweep…")
-        try:
-            grid = sweep_grid(G, z, sorted(components), low, high, int(columns), scale=3, progress=progress)
-        except ValueError as e:
-            st.error(str(e))
-        else:
-            st.session_state["latent_sweep"] = {"png": image_png(grid), "components": sorted(components),
-                                                "model": model_key, "low": low, "high": high}
-        bar.empty()
-sweep = st.session_state.get("latent_sweep")
-if sweep and sweep["model"] == model_key:  # a sweep of another model would mislead
-    show_image(sweep["png"], caption=f"rows: components {', '.join(map(str, sweep['components']))}; "
-                                     f"columns: their value from {sweep['low']:g} to {sweep['high']:g}")
-    st.download_button("Sweep PNG", sweep["png"], file_name="sweep.png", mime="image/png", on_click="ignore")
+sweep_section(G, z, model_key)

@@ -5,11 +5,12 @@ import streamlit as st
 
 from dcgan.analysis.views import progression_gif
 from dcgan.evaluation.evaluate import collapse_warnings
-from explorer.charts import auto_window, coverage_figure, discriminator_figure, fid_figure, loss_figure
-from explorer.common import bounded_number, chosen_run, progress_callback, show_image, skipped_lines_note
+from explorer.charts import auto_window, discriminator_figure, loss_figure
+from explorer.quality_charts import coverage_figure, fid_figure
+from explorer.common import bounded_number, progress_callback, show_image, skipped_lines_note
+from explorer.models import chosen_run
 
 PLAY_EVERY_S = 0.7
-GRID_WIDTH_PX = 484  # a 64-image grid of 28 px digits, doubled
 
 st.title("Training progress")
 run = chosen_run()
@@ -47,7 +48,9 @@ def viewer() -> None:
         i = steps.index(st.session_state["progress_step"])
         st.session_state["progress_step"] = steps[(i + 1) % len(steps)]
     step = st.select_slider(f"Snapshot step ({len(steps)} snapshots)", options=steps, key="progress_step")
-    left, right = st.columns([1, 1], gap="large")
+    # the grid as wide as its column (64 px faces were a small square under which the charts ran on):
+    # two charts beside it are about its height, the evaluator's two go below both
+    left, right = st.columns([3, 2], gap="large")
     with left:
         try:
             grid = run.grid_path(step).read_bytes()
@@ -55,17 +58,17 @@ def viewer() -> None:
             st.error(f"The snapshot of step {step} has just disappeared (the run folder changed); "
                      "pick another step.")
         else:
-            show_image(grid, width=GRID_WIDTH_PX,
+            show_image(grid, width="stretch",
                        caption=f"G(fixed z) at step {step} ({steps.index(step) + 1}/{len(steps)})")
-    with right:
-        if metrics:
-            st.plotly_chart(loss_figure(metrics, marker_step=step, smooth=smooth), key="progress_loss")
-            st.plotly_chart(discriminator_figure(metrics, marker_step=step, smooth=smooth), key="progress_d")
-            if evaluations:
-                st.plotly_chart(fid_figure(evaluations, marker_step=step), key="progress_fid")
-                st.plotly_chart(coverage_figure(evaluations, marker_step=step), key="progress_coverage")
-        else:
-            st.info("No metrics recorded yet.")
+    if not metrics:
+        right.info("No metrics recorded yet.")
+        return
+    right.plotly_chart(loss_figure(metrics, marker_step=step, smooth=smooth), key="progress_loss")
+    right.plotly_chart(discriminator_figure(metrics, marker_step=step, smooth=smooth), key="progress_d")
+    if evaluations:
+        e1, e2 = st.columns(2, gap="large")
+        e1.plotly_chart(fid_figure(evaluations, marker_step=step), key="progress_fid")
+        e2.plotly_chart(coverage_figure(evaluations, marker_step=step), key="progress_coverage")
 
 
 viewer()

@@ -6,39 +6,35 @@ from __future__ import annotations
 import streamlit as st
 
 from dcgan.runs.checkpoint import CheckpointError
-from dcgan.config import EVALUATED_DATASETS
 from dcgan.data import DataError
-from dcgan.evaluation.classifier import CLASS_NAMES
+from dcgan.evaluation.classifier import run_class_names, run_evaluation_problem
 from dcgan.evaluation.evaluate import collapse_warnings
-from dcgan.evaluation.report import load_report
+from dcgan.evaluation.report import read_report
 from dcgan.evaluation.nearest import nearest_training_images
-from dcgan.analysis.semantics import classifier_note
-from explorer.charts import (auto_window, class_histogram_figure, coverage_figure, fid_figure, loss_figure,
-                             precision_recall_figure, report_rows)
-from explorer.common import chosen_run, show_image
+from explorer.charts import auto_window, loss_figure
+from explorer.quality_charts import (class_histogram_figure, coverage_figure, fid_figure, precision_recall_figure,
+                                     report_rows)
+from explorer.common import show_image, skipped_lines_note
+from explorer.models import chosen_run
 
 st.title("Quality")
 sel = st.session_state["selection"]
 run = chosen_run()
-cfg = run.config_values()
 records = run.evaluations()
-report = load_report(run.path)
-names = CLASS_NAMES.get(cfg.get("dataset"))
+report, report_problem = read_report(run.path)
+classes = run_class_names(run)  # the evaluator's own names and count, for every label below
+names = list(classes.names) if classes else None
 
 st.subheader("Over training")
 if not records:
-    # a folder run can be followed when an evaluator knows its labels (the faces' smiling / not smiling)
-    evaluable = cfg.get("dataset") in EVALUATED_DATASETS or (cfg.get("dataset") == "folder"
-                                                              and classifier_note(run.path) is None)
-    why_not = None if evaluable else (f"the evaluator has classifiers for {', '.join(EVALUATED_DATASETS)}, and for "
-                                      "a labelled folder once one is trained on its labels (`python -m dcgan "
-                                      "train-evaluator --dataset folder`) while the folder is on this machine")
+    why_not = run_evaluation_problem(run)
     if why_not is None:
         st.info("This run was trained without evaluation. Train with **Evaluate every** set (`--eval-every 250`) "
                 "to follow FID, coverage, precision and recall here while it learns.")
     else:
         st.info(f"No evaluation during training for this run: {why_not}. The nearest-training-image check "
                 "below works for every run.")
+skipped_lines_note(run, records)
 if records:
     for r in collapse_warnings(records)[-3:]:
         st.warning(f"Step {r['step']}: {r['collapse_warning']}", icon=":material/warning:")
@@ -60,16 +56,19 @@ if records:
                "reach). FID uses the evaluator classifier's features, not Inception's.")
 
 st.subheader("Full evaluation")
-if report is None:
+if report_problem:
+    st.warning(f"The report cannot be shown: {report_problem}", icon=":material/warning:")
+elif report is None:
     st.info(f"No eval.json yet. Run `python -m dcgan evaluate {run.path}` for every figure with its real-data "
             "floor, including memorisation.")
 else:
     at = "final model" if report.get("step") is None else f"step {report['step']}"
     st.caption(f"{report.get('samples', '?')} generated images, {at}; `{run.path.name}/eval.json`")
-    st.dataframe(report_rows(report), hide_index=True)
+    # every row in sight: the memorisation rows came last, behind the table's own scroll bar
+    st.dataframe(report_rows(report, len(classes) if classes else None), hide_index=True, height="content")
     gen = report.get("generated") or {}
     if "class_share" in gen:
-        st.plotly_chart(class_histogram_figure(gen["class_share"], report.get("class_names") or names,
+        st.plotly_chart(class_histogram_figure(gen["class_share"], names or report.get("class_names"),
                                                report.get("real_class_share")), key="quality_report_hist")
 
 st.subheader("Nearest training images")

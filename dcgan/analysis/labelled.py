@@ -248,26 +248,21 @@ class ClassifierLabels:
         return embed(self.model, images, "").probs  # grey, resized to the classifier's size, as evaluate judges
 
 
-LABELLED_DATASETS = ("mnist", "fashion-mnist", "folder")  # Stacked MNIST's 1000 modes are three digits, not one class
-
-
 def classifier_label_fn(dataset: str, classes: Sequence[str] = ()) -> tuple[ClassifierLabels, list[str]]:
     """(label_fn, class names) from the evaluator's classifier for a dataset, or for a folder whose
     class sub-folders are `classes`; NoClassifierError (one line) when there is none."""
+    from ..data import DATASET_SPECS
     from ..runs.checkpoint import CheckpointError
-    from ..runs.files import read_json
-    from ..evaluation.classifier import CLASS_NAMES, evaluator_for, load_classifier
+    from ..evaluation.classifier import class_names_for, evaluator_for, load_classifier
     hint = "labelled directions need a classifier for this dataset; SeFa and sensitivity still work"
-    if dataset not in LABELLED_DATASETS:
-        raise NoClassifierError(f"{hint} (classifiers: MNIST, Fashion-MNIST and labelled folders; not {dataset!r})")
+    spec = DATASET_SPECS.get(dataset)
+    if spec is None or not spec.per_image_class:
+        # Stacked MNIST's 1000 modes are three digits, not one class
+        known = ", ".join(s.label for s in DATASET_SPECS.values() if s.per_image_class and not s.folder)
+        raise NoClassifierError(f"{hint} (classifiers: {known} and labelled folders; not {dataset!r})")
     try:
         path = evaluator_for(dataset, tuple(classes))
         model = load_classifier(path)
     except CheckpointError as e:
         raise NoClassifierError(f"{hint} ({str(e).splitlines()[0]})") from None
-    info = read_json(path.with_suffix(".json")) or {}
-    names = CLASS_NAMES.get(dataset) or info.get("classes") or classes
-    # an evaluator may give its classes plain names (the faces': positives -> smiling)
-    plain = info.get("class_descriptions") if isinstance(info.get("class_descriptions"), dict) else {}
-    return ClassifierLabels(model, f"evaluators/{path.name}"), [str(plain.get(n, n)) for n in names]
-
+    return ClassifierLabels(model, f"evaluators/{path.name}"), list(class_names_for(dataset, tuple(classes)).names)

@@ -7,9 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import PROJECT_ROOT, ConfigError, TrainConfig
-from ..data import folder_labels
-
+from ..evaluation.classifier import run_folder_classes
 from ..runs.rundir import RunDir
 from .directions import METHODS, Directions, Progress, directions_path, load_directions, move, save_directions, sefa
 from .labelled import NoClassifierError, classifier_label_fn, labelled_directions
@@ -23,17 +21,12 @@ METHOD_LABELS = {"sefa": "SeFa (closed form)", "labels": "labelled (classifier)"
 def run_classes(run: RunDir) -> tuple[str, ...]:
     """The class sub-folders of a folder run's images (() for other datasets): they name the
     evaluator that judges it. NoClassifierError when the folder is not on this machine."""
-    try:
-        cfg = TrainConfig.from_dict(run.config() or {})
-    except (ConfigError, TypeError) as e:
-        raise NoClassifierError(f"labelled directions need the run's config: {e}") from None
-    if cfg.dataset != "folder":
-        return ()
-    root = PROJECT_ROOT / cfg.image_folder  # as the launch check finds it (an absolute path stays itself)
-    if not root.is_dir():
-        raise NoClassifierError(f"labelled directions need this run's image folder ({cfg.image_folder}) to know its classes; "
-                                "it is not on this machine. SeFa and sensitivity still work")
-    return folder_labels(root)
+    cfg = run.config_values()
+    classes = run_folder_classes(cfg)
+    if classes is None:
+        raise NoClassifierError(f"labelled directions need this run's image folder ({cfg.get('image_folder')}) to "
+                                "know its classes; it is not on this machine. SeFa and sensitivity still work")
+    return classes
 
 
 def find_directions(G: torch.nn.Module, run_path: str | Path, method: str, k: int = DEFAULT_K, z=None,
@@ -122,3 +115,20 @@ def classifier_note(run_path: str | Path) -> str | None:
         return str(e)
     return None
 
+
+def labelled_summary(d: Directions, step: int | None) -> tuple[str, str | None, list[str]]:
+    """What to say about labelled directions read back from a file (whose metadata may hold anything: only
+    values of the right type are used): where they come from, a warning when they were fitted on other
+    weights than the step shown (None otherwise), and one line per class left out."""
+    meta = d.metadata
+    fitted_on = meta.get("model_step") if isinstance(meta.get("model_step"), int) else None
+    samples = meta.get("samples")
+    origin = ((f"From {samples:,} images" if isinstance(samples, int) else "From images")
+              + f" of G labelled by `{meta.get('classifier', '?')}`, "
+              + ("of an unrecorded step" if fitted_on is None else f"step {fitted_on}")
+              + "; score: held-out balanced accuracy of each boundary (0.5 is chance).")
+    stale = None if fitted_on is None or step is None or fitted_on == step else (
+        f"These directions were found on step {fitted_on} of this run; the weights shown are step {step}'s. "
+        "Find them again for these weights.")
+    skipped = meta.get("skipped") if isinstance(meta.get("skipped"), dict) else {}
+    return origin, stale, [f"left out: {name}: {why}" for name, why in skipped.items()]
