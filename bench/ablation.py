@@ -31,15 +31,14 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.report import cpu_model, machine, machine_text, progress
+from bench.throughput import bare_seconds_per_step, normalised_batch, plan
+from dcgan.config import TrainConfig
+from dcgan.evaluation.evaluate import default_samples
+from dcgan.presets import RECIPES, preset_values
+from dcgan.runs.rundir import RunDir
 
-from bench.report import cpu_model, machine, machine_text, progress  # noqa: E402
-from bench.throughput import bare_seconds_per_step, normalised_batch, plan  # noqa: E402
-from dcgan.config import TrainConfig  # noqa: E402
-from dcgan.evaluation.evaluate import default_samples  # noqa: E402
-from dcgan.presets import RECIPES, preset_values  # noqa: E402
-from dcgan.runs.rundir import RunDir  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 # Each variant: what it adds, and the config fields it sets over the plain DCGAN (TrainConfig's
 # defaults, which are pytorch/examples' settings). Cumulative down to "depth1"; R1, minibatch std-dev
@@ -134,7 +133,7 @@ def train_for(cfg: dict, work: Path, seconds: float, threads: int) -> subprocess
     """Start `python -m dcgan train` on cfg; the caller stops it when its budget is spent."""
     config_file = work / f"{cfg['run_name']}.config.json"
     config_file.write_text(json.dumps(cfg))
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     log = open(work / f"{cfg['run_name']}.log", "w")
     return subprocess.Popen([sys.executable, "-m", "dcgan", "train", "--config", str(config_file),
                              "--checkpoints", str(work), "--quiet"], stdout=log, stderr=subprocess.STDOUT,
@@ -142,7 +141,7 @@ def train_for(cfg: dict, work: Path, seconds: float, threads: int) -> subprocess
 
 
 def evaluate(run: Path, threads: int) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     out = subprocess.run([sys.executable, "-m", "dcgan", "evaluate", str(run), "--json", "--no-save",
                           "--no-memorisation"], capture_output=True, text=True, env=env, cwd=ROOT)
     if out.returncode:

@@ -1,8 +1,8 @@
 """The app in headless Chromium: what a Train page left open costs a training run, and how long the
 app takes from `streamlit run` to its first page fully drawn.
 
-The server and browser helpers are the browser tests' own (tests/appkit.py: streamlit_server, the Chromium path
-and flags), so the benchmark drives the app exactly as the browser tests do. Playwright is handed
+The server and browser helpers are the browser tests' own (bench/browserkit.py: streamlit_server, the Chromium
+path and flags), so the benchmark drives the app exactly as the browser tests do. Playwright is handed
 Debian's /usr/bin/chromium and never downloads a browser.
 """
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import re
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -20,10 +19,10 @@ from types import ModuleType
 from dcgan.training.launch import start_training, stop_training, wait_for_state
 from dcgan.runs.rundir import RunDir
 
+from . import browserkit
 from .report import Row, Target, images_per_s, progress
 from .throughput import DataChoice, bench_config
 
-ROOT = Path(__file__).resolve().parent.parent
 TRAINING_WITH_PAGE = Target(">=", 0.95)
 COLD_START_S = Target("<=", 6.0)
 VIEWPORT = {"width": 1400, "height": 1500}
@@ -44,13 +43,7 @@ LATENT_PAGE_DRAWN_JS = """() => {
 
 def unavailable() -> str | None:
     """Why the browser parts cannot run here, or None."""
-    return browser_kit().browser_missing()
-
-
-def browser_kit() -> ModuleType:
-    sys.path.insert(0, str(ROOT / "tests"))
-    import appkit
-    return appkit
+    return browserkit.browser_missing()
 
 
 def launch(playwright, kit: ModuleType):
@@ -74,7 +67,7 @@ def training_window(run: RunDir, batch_size: int, window_s: float) -> tuple[floa
 
 
 def app_while_training(data: DataChoice, window_s: float, pairs: int, settle_s: float) -> list[Row]:
-    kit = browser_kit()
+    kit = browserkit
     from playwright.sync_api import sync_playwright
     cfg = replace(bench_config(data, 28, 128), run_name=LIVE_RUN, steps=TRAINER_STEP_CAP)
     windows: dict[str, list[tuple[float, int]]] = {"headless": [], "page open": []}
@@ -136,7 +129,7 @@ def app_rows(windows: dict[str, list[tuple[float, int]]], page_steps: list[tuple
 def cold_start(checkpoints: Path, runs: int) -> list[Row]:
     """Seconds from spawning `streamlit run` to the default page fully drawn (G's image loaded and
     the page's last widget present); the browser is started beforehand, as a user's already is."""
-    kit = browser_kit()
+    kit = browserkit
     from playwright.sync_api import sync_playwright
     totals, server_up = [], []
     with sync_playwright() as playwright:

@@ -18,18 +18,17 @@ import argparse
 import sys
 from pathlib import Path
 
+import torch
+
+from dcgan.data import DataError, load_dataset
+from dcgan.analysis.critic import generated_realness, realness
+from dcgan.imaging import as_float_images
+from dcgan.sampling import z_from_seed
+from dcgan.runs.checkpoint import CheckpointError, load_run_discriminator, resolve_generator
+from dcgan.runs.files import read_json
+from dcgan.runs.rundir import RunDir
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from dcgan.data import DataError, load_dataset  # noqa: E402
-from dcgan.analysis.critic import generated_realness, realness  # noqa: E402
-from dcgan.imaging import as_float_images  # noqa: E402
-from dcgan.sampling import z_from_seed  # noqa: E402
-from dcgan.runs.checkpoint import CheckpointError, load_run_discriminator, resolve_generator  # noqa: E402
-from dcgan.runs.files import read_json  # noqa: E402
-from dcgan.runs.rundir import RunDir  # noqa: E402
 
 SHIPPED = ("mnist", "fashion-mnist", "faces")
 SPLITS = {"train": "real, training images", "test": "real, held out"}

@@ -30,18 +30,17 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+import torch
+
+from bench.report import Row, Target, machine, machine_text, progress, table
+from dcgan.analysis.labelled import NoClassifierError
+from dcgan.sampling import generate, z_from_seed
+from dcgan.analysis.semantics import DEFAULT_K, find_directions
+from dcgan.analysis.sensitivity import heatmap, heatmap_image, sensitivity
+from dcgan.runs.checkpoint import resolve_generator
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from bench.report import Row, Target, machine, machine_text, progress, table  # noqa: E402
-from dcgan.analysis.labelled import NoClassifierError  # noqa: E402
-from dcgan.sampling import generate, z_from_seed  # noqa: E402
-from dcgan.analysis.semantics import DEFAULT_K, find_directions  # noqa: E402
-from dcgan.analysis.sensitivity import heatmap, heatmap_image, sensitivity  # noqa: E402
-from dcgan.runs.checkpoint import resolve_generator  # noqa: E402
 
 SHIPPED = ("mnist", "fashion-mnist", "faces")
 LABELLED = ("mnist", "faces")

@@ -18,18 +18,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+from PIL import Image
+
+from dcgan.config import TrainConfig
+from dcgan.evaluation.classifier import classifier_path, load_classifier
+from dcgan.evaluation.embedding import CONFIDENT, embed
+from dcgan.presets import RECIPES, preset_values
+from dcgan.training.launch import start_training, stop_training, wait_for_state
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from dcgan.config import TrainConfig  # noqa: E402
-from dcgan.evaluation.classifier import classifier_path, load_classifier  # noqa: E402
-from dcgan.evaluation.embedding import CONFIDENT, embed  # noqa: E402
-from dcgan.presets import RECIPES, preset_values  # noqa: E402
-from dcgan.training.launch import start_training, stop_training, wait_for_state  # noqa: E402
 
 PADDING = 2  # dcgan.imaging.make_grid's
 

@@ -15,11 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.report import images_per_s  # noqa: E402
+from bench.report import images_per_s
 from dcgan.runs.rundir import RunDir
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def train(args, name: str, extra: list[str], nproc: int, checkpoints: Path) -> float:
@@ -29,7 +28,7 @@ def train(args, name: str, extra: list[str], nproc: int, checkpoints: Path) -> f
            "--device", args.device, "--quiet", "--preset", "", *extra]
     if nproc > 1:
         cmd = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *cmd]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ)
     if nproc > 1:  # share the cores out, as torchrun itself would
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 2) // nproc))
     subprocess.run([sys.executable, *cmd], cwd=ROOT, env=env, check=True, capture_output=True, text=True)

@@ -38,11 +38,10 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench import browser, latency, throughput
+from bench.report import Row, machine, machine_text, progress, table
 
-from bench import browser, latency, throughput  # noqa: E402
-from bench.report import Row, machine, machine_text, progress, table  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PARTS = ("throughput", "latency", "app", "coldstart")
 # the full run and --quick; any flag given on the command line wins over both

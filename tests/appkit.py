@@ -1,87 +1,19 @@
-"""The app in a real browser: Debian's Chromium and a `streamlit run` server, shared by the browser
-tests and bench/ (so it imports neither pytest nor Playwright)."""
+"""The browser tests' side of bench/browserkit.py (the server and Chromium they share with bench/):
+skip a browser module where no browser can be driven, or fail in CI, which requires one."""
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-LOGS = ROOT / "test-artifacts" / "logs"  # the servers' output, for when a test fails
-# Playwright is handed this browser and never downloads one
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-SERVER_START_S = 120  # a cold start on 2 cores shared with training
-UI_TIMEOUT_MS = 90_000  # a cold first run (torch import) on 2 cores shared with training can take a minute
+import pytest
 
-
-def browser_missing() -> str | None:
-    """Why the browser cannot be driven here, or None."""
-    if not Path(CHROMIUM).is_file():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Python Playwright is not installed (pip install -r requirements-dev.txt)"
-    return None
+from bench.browserkit import (  # noqa: F401  (re-exported for the browser tests)
+    CHROMIUM, CHROMIUM_ARGS, LOGS, ROOT, SERVER_START_S, UI_TIMEOUT_MS, browser_missing, free_port, streamlit_server)
 
 
 def skip_module_without_browser() -> None:
     """For a browser test module's top: skip it without the browser, or fail in CI, which requires one."""
-    import pytest  # here, not at the top: bench/ imports this module without pytest
-
     why = browser_missing()
     if why and os.environ.get("DCGAN_REQUIRE_BROWSER") == "1":
         pytest.fail(f"{why} and DCGAN_REQUIRE_BROWSER=1", pytrace=False)
     if why:
         pytest.skip(why, allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def streamlit_server(checkpoints: Path, log_name: str = "streamlit"):
-    """`python -m streamlit run streamlit_app.py` on a free port, serving the runs in checkpoints,
-    until the block ends; killed even on failure. Yields the base URL."""
-    port = free_port()
-    env = dict(os.environ, DCGAN_CHECKPOINTS=str(checkpoints), PYTHONPATH=str(ROOT))
-    LOGS.mkdir(parents=True, exist_ok=True)
-    log = open(LOGS / f"{log_name}_{port}.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {Path(log.name).read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        # its own session: the group is streamlit and nothing else we did not start
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()

@@ -20,3 +20,11 @@ def open_app(page: str | None = None, run: str | None = None) -> AppTest:
         at.switch_page(f"explorer/{page}.py").run()
     assert not at.exception, at.exception
     return at
+
+
+def image_urls(at: AppTest) -> list[str]:
+    return [url for im in at.get("image") for url in im.value]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]

@@ -114,6 +114,16 @@ def call_in_child(target, *args, timeout_s: float = 120.0):
         return out.read_text()
 
 
+def one_line_error(result: tuple[int, str, str], *fragments: str) -> str:
+    """A CLI result (cli_out) that failed with exactly one line on stderr holding every fragment; that line."""
+    code, _, err = result
+    assert code != 0
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    return err
+
+
 def cli_out(*argv: str) -> tuple[int, str, str]:
     """The CLI in this process: exit code, stdout, stderr (its SIGINT/SIGTERM handlers undone after)."""
     from dcgan import cli
