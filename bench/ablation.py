@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bench.report import cpu_model, machine, machine_text, progress
 from bench.throughput import bare_seconds_per_step, normalised_batch, plan
-from dcgan.config import TrainConfig
+from dcgan.config import TrainConfig, dataset_spec
 from dcgan.evaluation.evaluate import default_samples
 from dcgan.presets import RECIPES, preset_values
 from dcgan.runs.rundir import RunDir
@@ -116,7 +116,7 @@ def variant_config(name: str, dataset: str, data_root: str, run_name: str, eval_
     if name == "recipe" or name in FOLLOW_UPS:
         fields = {**{k: v for k, v in preset_values(RECIPES[dataset]).items()
                      if k not in ("steps", "dataset", "run_name", "data_root")}, **fields}
-    channels = 3 if dataset == "stacked-mnist" else 1
+    channels = dataset_spec(dataset).channels
     cfg = dict(fields, dataset=dataset, data_root=data_root, run_name=run_name, channels=channels,
                image_size=28, steps=10_000_000, eval_samples=eval_samples)
     if seed is not None:  # another draw of the same variant: weights, noise and data order
@@ -242,7 +242,7 @@ def probe_text(r: dict) -> str:
 
 
 def markdown_table(results: list[dict], dataset: str) -> str:
-    stacked = dataset == "stacked-mnist"
+    stacked = bool(dataset_spec(dataset).modes)
     # rows run on different shares of the machine, or on days of different speed, are not comparable
     # by wall time alone: say so in the row
     optional = [("ran", how_run)] if len({how_run(r) for r in results}) > 1 else []

@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import GROUPS, IMAGE_SIZES, PROJECT_ROOT, ConfigError, TrainConfig, bounds_text, config_fields, resume_fields
+from .config import (DATASET_SPECS, GROUPS, IMAGE_SIZES, PROJECT_ROOT, ConfigError, TrainConfig, bounds_text, config_fields,
+                     dataset_spec, resume_fields)
 
 DEFAULT_CHECKPOINTS = "checkpoints"
 PROCESS_IMPORTED_AT = time.time()  # where /proc cannot say when this process started
@@ -212,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-evaluator", help="train the evaluator's classifier on real MNIST / Fashion-MNIST, "
                                                "or on a labelled image folder (the faces' smiling / not smiling)")
-    p.add_argument("--dataset", choices=["mnist", "fashion-mnist", "folder"], default="mnist")
+    p.add_argument("--dataset", choices=[name for name, s in DATASET_SPECS.items() if s.per_image_class],
+                   default="mnist")
     p.add_argument("--data-root", default="data")
     p.add_argument("--image-folder", default="", help="for --dataset folder: one sub-folder per class")
     p.add_argument("--name", default=None, help="for --dataset folder: the evaluator's file name, e.g. faces")
@@ -233,10 +235,10 @@ def _check_start(cfg: TrainConfig) -> None:
     """What the app checks before it starts a trainer, checked before the run folder exists, so a start
     that cannot work leaves no half-made run whose name the next try finds taken. Unlike the app, the
     CLI first downloads an MNIST-style set that is missing (when online)."""
-    from .data import TORCHVISION_FILES, load_torchvision, torchvision_files_present
+    from .data import load_torchvision, torchvision_files_present
     from .training.launch import check_launch
-    name = {"stacked-mnist": "mnist"}.get(cfg.dataset, cfg.dataset)
-    if name in TORCHVISION_FILES and not torchvision_files_present(name, cfg.data_root):
+    name = dataset_spec(cfg.dataset).files  # the torchvision set it reads (Stacked MNIST: MNIST's)
+    if name and not torchvision_files_present(name, cfg.data_root):
         load_torchvision(name, cfg.data_root, 28, 1)  # offline: a DataError naming the files
     check_launch(cfg, base=Path.cwd())  # relative paths as this process, the trainer, reads them
 
@@ -529,7 +531,7 @@ def cmd_import(args) -> int:
 def cmd_train_evaluator(args) -> int:
     from .evaluation.classifier import CLASSIFIER_OF, EVALUATOR_EPOCHS, train_classifier
     epochs = EVALUATOR_EPOCHS[args.dataset] if args.epochs is None else _positive("epochs", args.epochs, 1, 50)
-    if args.dataset == "folder":
+    if dataset_spec(args.dataset).folder:
         from .config import RUN_NAME_RE
         if not (args.image_folder and args.name):
             raise ConfigError("--dataset folder needs --image-folder PATH and --name NAME")

@@ -8,9 +8,6 @@ import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-DATASETS = ("mnist", "fashion-mnist", "stacked-mnist", "folder", "synthetic")
-# datasets the evaluator has a classifier for (dcgan/evaluation/): eval_every works only for these
-EVALUATED_DATASETS = ("mnist", "fashion-mnist", "stacked-mnist")
 IMAGE_SIZES = (28, 32, 64, 128)
 DEVICES = ("auto", "cpu", "cuda")
 # names only: the values live in dcgan/presets.py, which imports this module
@@ -24,6 +21,59 @@ RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" would
 
 class ConfigError(ValueError):
     """A configuration value or file that cannot be used, with a message for the user."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the code asks about a dataset (its loader is dcgan.data's LOADERS[name]), answered here, with
+    the config's choices, rather than by comparing its name in each file."""
+
+    name: str
+    label: str  # as a form or a table names it
+    channels: int | None = None  # the channels it must be trained with; None: any
+    channels_why: str = ""  # why, in the words of the error a wrong channel count gets
+    native_size: int | None = None  # the size its images come in (resized to the run's); None: any
+    files: str | None = None  # the torchvision set whose files it reads from data_root
+    folder: bool = False  # images from image_folder; classes, if any, are its sub-folders
+    evaluator: str | None = None  # the shipped evaluator classifier that judges it (a folder: one of its labels)
+    class_names: tuple[str, ...] = ()  # its classes when fixed; a folder's come from its sub-folders
+    modes: int | None = None  # judged by modes (three digits each) rather than by one class per image
+    default_samples: int | None = None  # samples an evaluation draws by default (None: the evaluator's own)
+
+    @property
+    def can_be_evaluated(self) -> bool:
+        """Whether an evaluator may judge it: a folder only when one was trained on its labels."""
+        return self.evaluator is not None or self.folder
+
+    @property
+    def per_image_class(self) -> bool:
+        """Whether each image has one class a classifier names (labelled directions, class histograms)."""
+        return self.modes is None and self.can_be_evaluated
+
+
+DIGITS = tuple(str(i) for i in range(10))
+FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
+DATASET_SPECS = {spec.name: spec for spec in (
+    DatasetSpec("mnist", "MNIST", channels=1, channels_why="mnist is grey", native_size=28, files="mnist",
+                evaluator="mnist", class_names=DIGITS),
+    DatasetSpec("fashion-mnist", "Fashion-MNIST", channels=1, channels_why="fashion-mnist is grey", native_size=28,
+                files="fashion-mnist", evaluator="fashion-mnist", class_names=FASHION_CLASSES),
+    # the stacked digits are each judged by the MNIST classifier: 1000 modes, not one class per image;
+    # VEEGAN / PacGAN count them over 26,000 samples
+    DatasetSpec("stacked-mnist", "Stacked MNIST", channels=3, channels_why="stacked-mnist is three digits as RGB",
+                native_size=28, files="mnist", evaluator="mnist", modes=1000, default_samples=26_000),
+    DatasetSpec("folder", "image folder", folder=True),
+    DatasetSpec("synthetic", "synthetic shapes"),
+)}
+DATASETS = tuple(DATASET_SPECS)
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The registry's entry for a dataset; ConfigError naming the known ones for any other name."""
+    try:
+        return DATASET_SPECS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown dataset {name!r}; known: {', '.join(DATASET_SPECS)}") from None
 
 
 # The groups a field belongs to, in the order the CLI's --help and the Train form show them.
@@ -198,17 +248,16 @@ class TrainConfig:
         # what one field alone cannot say
         if not RUN_NAME_RE.match(self.run_name) or self.run_name in (".", ".."):
             bad("run_name", "use 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit")
-        if self.dataset == "folder" and not self.image_folder:
+        spec = dataset_spec(self.dataset)
+        if spec.folder and not self.image_folder:
             bad("image_folder", "the folder dataset needs --image-folder PATH")
-        if self.dataset in ("mnist", "fashion-mnist") and self.channels != 1:
-            bad("channels", f"{self.dataset} is grey: use channels=1")
-        if self.dataset == "stacked-mnist" and self.channels != 3:
-            bad("channels", "stacked-mnist is three digits as RGB: use channels=3")
+        if spec.channels is not None and self.channels != spec.channels:
+            bad("channels", f"{spec.channels_why}: use channels={spec.channels}")
         # a folder is judged by a classifier of its own labels, if one was trained: the launch checks
-        if self.eval_every and self.dataset not in EVALUATED_DATASETS + ("folder",):
-            bad("eval_every", f"the evaluator knows {', '.join(EVALUATED_DATASETS)} and labelled folders; use 0 "
-                              f"for {self.dataset}")
-        if self.eval_every and self.dataset == "folder" and self.holdout <= 0:
+        if self.eval_every and not spec.can_be_evaluated:
+            known = ", ".join(s.name for s in DATASET_SPECS.values() if s.evaluator)
+            bad("eval_every", f"the evaluator knows {known} and labelled folders; use 0 for {self.dataset}")
+        if self.eval_every and spec.folder and self.holdout <= 0:
             bad("holdout", "evaluating a folder run needs held-out images to compare with: a holdout above 0")
         if not self.acc_low < self.acc_high:
             bad("acc_low", "need acc_low < acc_high")

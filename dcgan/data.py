@@ -16,6 +16,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .config import dataset_spec
+
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
@@ -280,66 +282,27 @@ def _load_torchvision_spec(name: str):
     return load
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What the code asks about a dataset, answered here rather than by comparing its name in each file."""
-
-    name: str
-    label: str  # as a form or a table names it
-    load: Callable[..., ImageSet]  # (image_size, channels, data_root, image_folder, seed, split, holdout)
-    channels: int | None = None  # the channels it must be trained with; None: any
-    native_size: int | None = None  # the size its images come in (resized to the run's); None: any
-    files: str | None = None  # the torchvision set whose files it reads from data_root
-    folder: bool = False  # images from image_folder; classes, if any, are its sub-folders
-    evaluator: str | None = None  # the shipped evaluator classifier that judges it (a folder: one of its labels)
-    class_names: tuple[str, ...] = ()  # its classes when fixed; a folder's come from its sub-folders
-    modes: int | None = None  # judged by modes (three digits each) rather than by one class per image
-
-    @property
-    def can_be_evaluated(self) -> bool:
-        """Whether an evaluator may judge it: a folder only when one was trained on its labels."""
-        return self.evaluator is not None or self.folder
-
-    @property
-    def per_image_class(self) -> bool:
-        """Whether each image has one class a classifier names (labelled directions, class histograms)."""
-        return self.modes is None and self.can_be_evaluated
-
-
-DIGITS = tuple(str(i) for i in range(10))
-FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
-DATASET_SPECS = {spec.name: spec for spec in (
-    DatasetSpec("mnist", "MNIST", _load_torchvision_spec("mnist"), channels=1, native_size=28, files="mnist",
-                evaluator="mnist", class_names=DIGITS),
-    DatasetSpec("fashion-mnist", "Fashion-MNIST", _load_torchvision_spec("fashion-mnist"), channels=1,
-                native_size=28, files="fashion-mnist", evaluator="fashion-mnist", class_names=FASHION_CLASSES),
-    # the stacked digits are each judged by the MNIST classifier: 1000 modes, not one class per image
-    DatasetSpec("stacked-mnist", "Stacked MNIST",
-                lambda image_size, channels, data_root, image_folder, seed, split, holdout: make_stacked_mnist(
-                    data_root, image_size, seed, "test" if split == "test" else "train"),
-                channels=3, native_size=28, files="mnist", evaluator="mnist", modes=1000),
-    DatasetSpec("folder", "image folder",
-                lambda image_size, channels, data_root, image_folder, seed, split, holdout: load_folder(
-                    image_folder, image_size, channels, split, holdout), folder=True),
-    DatasetSpec("synthetic", "synthetic shapes",
-                lambda image_size, channels, data_root, image_folder, seed, split, holdout: make_synthetic(
-                    image_size, channels, seed=seed)),
-)}
-
-
-def dataset_spec(name: str) -> DatasetSpec:
-    """The registry's entry for a dataset; DataError naming the known ones for any other name."""
-    try:
-        return DATASET_SPECS[name]
-    except (KeyError, TypeError):
-        raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASET_SPECS)}") from None
+# how each dataset of config.DATASET_SPECS is loaded: (image_size, channels, data_root, image_folder, seed,
+# split, holdout) -> ImageSet
+LOADERS: dict[str, Callable[..., ImageSet]] = {
+    "mnist": _load_torchvision_spec("mnist"),
+    "fashion-mnist": _load_torchvision_spec("fashion-mnist"),
+    "stacked-mnist": lambda image_size, channels, data_root, image_folder, seed, split, holdout: make_stacked_mnist(
+        data_root, image_size, seed, "test" if split == "test" else "train"),
+    "folder": lambda image_size, channels, data_root, image_folder, seed, split, holdout: load_folder(
+        image_folder, image_size, channels, split, holdout),
+    "synthetic": lambda image_size, channels, data_root, image_folder, seed, split, holdout: make_synthetic(
+        image_size, channels, seed=seed),
+}
 
 
 def load_dataset(dataset: str, image_size: int, channels: int, data_root: str = "data",
                  image_folder: str = "", seed: int = 0, split: str = "all", holdout: float = 0.1) -> ImageSet:
     """Load the named dataset as an ImageSet; raises DataError with advice when it cannot.
     `split` "test" is MNIST-style sets' own test split, or a folder's hashed `holdout` share."""
-    return dataset_spec(dataset).load(image_size, channels, data_root, image_folder, seed, split, holdout)
+    if dataset not in LOADERS:
+        raise DataError(f"unknown dataset {dataset!r}; known: {', '.join(LOADERS)}")
+    return LOADERS[dataset](image_size, channels, data_root, image_folder, seed, split, holdout)
 
 
 CHECK_DECODES = 16  # images of a folder the pre-launch check tries, spread over the folder

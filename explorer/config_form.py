@@ -11,7 +11,7 @@ from dataclasses import Field
 import streamlit as st
 
 from dcgan.config import ConfigError, TrainConfig, bounds_text, config_fields, in_bounds
-from dcgan.data import DATASET_SPECS
+from dcgan.config import DATASET_SPECS
 
 KEY_PREFIX = "train_"
 DATASET_LABELS = {s.name: s.label + (f" (RGB, {s.modes} modes)" if s.modes else "") for s in DATASET_SPECS.values()}

@@ -36,8 +36,9 @@ latent_z = st.session_state.get("latent_z")
 if latent_z is not None and latent_z.shape[0] != G.z_dim:
     latent_z = None
 c1, c2 = st.columns([2, 1])
-sources = ["the Latent page's z", "a seed"] if latent_z is not None else ["a seed"]
-source = c1.radio("Start from", sources, horizontal=True, key="dir_source")
+# a choice of one is no choice: the radio appears once the Latent page has a z to offer
+source = c1.radio("Start from", ["the Latent page's z", "a seed"], horizontal=True, key="dir_source") \
+    if latent_z is not None else "a seed"
 if source == "a seed":
     seed = bounded_number(c2, "Seed", 0, SEED_MAX, 0, key="dir_seed", step=1)
     if seed is None:

@@ -251,7 +251,7 @@ class ClassifierLabels:
 def classifier_label_fn(dataset: str, classes: Sequence[str] = ()) -> tuple[ClassifierLabels, list[str]]:
     """(label_fn, class names) from the evaluator's classifier for a dataset, or for a folder whose
     class sub-folders are `classes`; NoClassifierError (one line) when there is none."""
-    from ..data import DATASET_SPECS
+    from ..config import DATASET_SPECS
     from ..runs.checkpoint import CheckpointError
     from ..evaluation.classifier import class_names_for, evaluator_for, load_classifier
     hint = "labelled directions need a classifier for this dataset; SeFa and sensitivity still work"

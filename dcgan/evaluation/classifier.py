@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..data import DATASET_SPECS, DataError, dataset_spec, folder_labels
+from ..config import DATASET_SPECS, dataset_spec
+from ..data import DataError, folder_labels
 from ..imaging import as_float_images
 from ..runs.checkpoint import CheckpointError, state_dict_problem
 from ..config import IMAGE_SIZES, PROJECT_ROOT

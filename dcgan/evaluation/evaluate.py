@@ -10,13 +10,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..config import DATASET_SPECS, dataset_spec
 from ..data import DataError, load_dataset
+from ..imaging import to_uint8_nchw
 from ..runs.checkpoint import CheckpointError, resolve_generator
 from ..runs.files import read_json
 from ..runs.rundir import RunDir
-from .classifier import CLASS_NAMES, CLASSIFIER_OF, evaluator_for, load_classifier
-from ..imaging import to_uint8_nchw
 from ..sampling import generate_tensor
+from .classifier import CLASS_NAMES, CLASSIFIER_OF, evaluator_for, load_classifier
 from .embedding import CONFIDENT, Embedding, embed
 from .metrics import class_coverage, class_shares, frechet_distance, memorisation, precision_recall, stacked_mnist_modes
 
@@ -29,15 +30,19 @@ KNN_MAX = 5000  # precision / recall on at most this many images per side (N^2 d
 MEMORISATION_MAX = 2000  # generated and test images checked against the whole training set
 
 
-DEFAULT_SAMPLES = {"stacked-mnist": 26_000}  # VEEGAN / PacGAN count modes over 26,000 samples
-
-
 def default_samples(dataset: str) -> int:
-    """How many images evaluate() generates when not told."""
-    return DEFAULT_SAMPLES.get(dataset, 2000)
+    """How many images evaluate() generates when not told: the dataset's own count (Stacked MNIST's modes
+    are counted over 26,000), else 2,000."""
+    spec = DATASET_SPECS.get(dataset)
+    return (spec.default_samples if spec else None) or 2000
 
 
 STACKED_REFERENCE = 5000  # Stacked MNIST test images for FID / precision / recall: three classifier passes each
+
+
+def reference_shares(spec, labels, num_classes: int) -> np.ndarray:
+    """The real test images' share of each class, or for a dataset judged by modes an even share of each mode."""
+    return np.full(spec.modes, 1 / spec.modes) if spec.modes else class_shares(labels, num_classes)
 
 
 # a live evaluation whose coverage falls below this share of the run's best so far warns of collapse
@@ -50,7 +55,7 @@ def compare(gen: Embedding, ref: Embedding, dataset: str, ref_shares: np.ndarray
     out = {"images": len(gen), "fid": round(frechet_distance(gen.features, ref.features), 4)}
     n = min(len(gen), len(ref), KNN_MAX)
     out.update(precision_recall(ref.features[:n], gen.features[:n], KNN_K))
-    if dataset == "stacked-mnist":
+    if dataset_spec(dataset).modes:
         out.update(stacked_mnist_modes(gen.digits))
         out["confident_fraction"] = round(float((gen.probs.max(-1).min(1) >= CONFIDENT).mean()), 4)
         return out
@@ -102,7 +107,8 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
     if data_root:
         cfg["data_root"] = data_root
     dataset = cfg.get("dataset")
-    if dataset not in CLASSIFIER_OF and dataset != "folder":
+    spec = DATASET_SPECS.get(dataset)
+    if spec is None or not spec.can_be_evaluated:
         raise CheckpointError(f"the evaluator knows {', '.join(CLASSIFIER_OF)} and folder runs, not {dataset!r} "
                               "(pass dataset=... for a bare weights file)")
     cfg.update(image_size=G.image_size, channels=G.channels)
@@ -124,7 +130,7 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
         try:  # a labelled folder may have a classifier of its own (the faces' smiling / not smiling)
             path = evaluator_for(dataset, train.classes)
         except CheckpointError as e:
-            if dataset != "folder":
+            if not spec.folder:
                 raise
             path = None
             log(f"{e}: memorisation only")
@@ -134,12 +140,11 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
         report["evaluator"] = {"file": path.name, "test_accuracy": info.get("test_accuracy")}
         if "balanced_accuracy" in info:
             report["evaluator"]["balanced_accuracy"] = info["balanced_accuracy"]
-        if dataset == "folder" and test.labels is None:
+        if spec.folder and test.labels is None:
             raise CheckpointError(f"{path.name} judges labelled folders, and {cfg.get('image_folder')} has no "
                                   "class sub-folders")
-        ref_shares = class_shares(test.labels, classifier.num_classes) if dataset != "stacked-mnist" \
-            else np.full(1000, 1e-3)
-        n_ref = len(test) if dataset != "stacked-mnist" else min(len(test), STACKED_REFERENCE)
+        ref_shares = reference_shares(spec, test.labels, classifier.num_classes)
+        n_ref = len(test) if not spec.modes else min(len(test), STACKED_REFERENCE)
         ref_emb = embed(classifier, test.images[_subset(len(test), n_ref, g)], dataset)
         gen_emb = embed(classifier, fake, dataset)
         # the floor: as many real training images as generated ones, scored the same way
@@ -148,7 +153,7 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
         log(f"classified generated, real test and real train images ({time.time() - t0:.0f} s)")
         report["generated"] = compare(gen_emb, ref_emb, dataset, ref_shares)
         report["real"] = compare(floor_emb, ref_emb, dataset, ref_shares)
-        if dataset != "stacked-mnist":
+        if spec.per_image_class:
             report["real_class_share"] = [round(float(s), 4) for s in ref_shares]
             report["class_names"] = CLASS_NAMES.get(dataset) or list(info.get("classes") or test.classes)
 
@@ -156,7 +161,7 @@ def evaluate_model(model: str | Path, step: int | None = None, samples: int | No
         n = min(samples, MEMORISATION_MAX)
         test_idx = _subset(len(test), min(len(test), MEMORISATION_MAX), g)
         mem = {"pixels": memorisation(to_uint8_nchw(fake[:n]), train.images, test.images[test_idx])}
-        if gen_emb is not None and dataset != "stacked-mnist":
+        if gen_emb is not None and spec.per_image_class:
             train_emb = embed(classifier, train.images, dataset)
             mem["features"] = memorisation(gen_emb.features[:n], train_emb.features,
                                            embed(classifier, test.images[test_idx], dataset).features)
@@ -183,8 +188,7 @@ class TrainingEvaluator:
         train = real_images(cfg_dict, "train")
         self.classifier = load_classifier(evaluator_for(cfg.dataset, train.classes)).to(device)
         n = cfg.eval_samples
-        self.ref_shares = class_shares(test.labels, self.classifier.num_classes) if self.dataset != "stacked-mnist" \
-            else np.full(1000, 1e-3)
+        self.ref_shares = reference_shares(dataset_spec(self.dataset), test.labels, self.classifier.num_classes)
         self.ref = embed(self.classifier, test.images[_subset(len(test), max(self.REFERENCE_SIZE, n), g)], self.dataset)
         floor = compare(embed(self.classifier, train.images[_subset(len(train), n, g)], self.dataset), self.ref,
                         self.dataset, self.ref_shares)

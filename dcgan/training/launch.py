@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..config import PROJECT_ROOT, ConfigError, TrainConfig
+from ..config import PROJECT_ROOT, ConfigError, TrainConfig, dataset_spec
 from ..data import check_source
 from ..runs.files import WriteError, atomic_write_json
 from ..runs.processes import pid_alive
@@ -57,7 +57,7 @@ def check_launch(cfg: TrainConfig, base: str | Path = PROJECT_ROOT) -> None:
         from ..evaluation.classifier import evaluator_for
         from ..runs.checkpoint import CheckpointError
         # the folder as check_source finds it: from the trainer's working folder
-        classes = folder_labels(Path(base) / cfg.image_folder) if cfg.dataset == "folder" else ()
+        classes = folder_labels(Path(base) / cfg.image_folder) if dataset_spec(cfg.dataset).folder else ()
         try:
             path = evaluator_for(cfg.dataset, classes)
         except CheckpointError as e:

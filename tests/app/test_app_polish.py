@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from apptestkit import open_app
@@ -56,3 +57,17 @@ def test_favicon_is_a_shipped_png_and_every_page_has_a_url(app_checkpoints, monk
     uploader = [e for e in at.get("file_uploader") if e.proto.label.startswith("Load a z")][0]
     assert uploader.proto.max_upload_size_mb == 1 and Z_UPLOAD_MAX_BYTES <= 2 ** 20
     assert f"{Z_UPLOAD_MAX_BYTES:,} bytes" in uploader.proto.help
+
+
+def test_start_from_is_offered_only_when_there_is_a_choice(app_checkpoints):
+    # with no usable z from the Latent page (here one of another model's length) a seed is the only start:
+    # a radio with one option is no choice
+    at = open_app("directions")
+    at.session_state["latent_z"] = np.zeros(3, dtype=np.float32)
+    at.run()
+    assert not at.exception
+    assert "dir_source" not in [r.key for r in at.radio]
+    assert at.number_input(key="dir_seed").value == 0
+    at.session_state["latent_z"] = np.zeros(16, dtype=np.float32)  # as the Latent page leaves it for this model
+    at.run()
+    assert at.radio(key="dir_source").options == ["the Latent page's z", "a seed"]

@@ -13,7 +13,8 @@ from apptestkit import open_app
 from dcgan.analysis.labelled import classifier_label_fn
 from dcgan.analysis.views import LABEL_PX, sweep_grid
 from dcgan.config import DATASETS
-from dcgan.data import DATASET_SPECS, DataError, dataset_spec
+from dcgan.config import DATASET_SPECS, ConfigError, dataset_spec
+from dcgan.data import DataError, load_dataset
 from dcgan.evaluation.classifier import class_names_for, evaluation_problem, run_class_names
 from dcgan.nets.models import Generator
 from dcgan.runs.rundir import RunDir
@@ -57,8 +58,10 @@ def test_datasets_are_registry_entries_not_strings():
     assert set(DATASET_SPECS) == set(DATASETS)
     assert dataset_spec("stacked-mnist").modes == 1000 and dataset_spec("stacked-mnist").files == "mnist"
     assert dataset_spec("folder").folder and not dataset_spec("synthetic").can_be_evaluated
-    with pytest.raises(DataError, match="unknown dataset 'nope'"):
+    with pytest.raises(ConfigError, match="unknown dataset 'nope'"):
         dataset_spec("nope")
+    with pytest.raises(DataError, match="unknown dataset 'nope'"):
+        load_dataset("nope", 28, 1)
     owned = ["explorer/quality.py", "explorer/directions.py", "explorer/latent.py", "explorer/progress.py",
              "explorer/config_form.py", "explorer/critic_view.py", "explorer/sweep_view.py",
              "dcgan/analysis/critic.py", "dcgan/analysis/semantics.py", "dcgan/analysis/labelled.py",

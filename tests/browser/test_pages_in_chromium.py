@@ -336,6 +336,6 @@ def test_directions_on_the_shipped_faces(browser):
         move_slider_until_image_changes(page, 0, "ArrowRight", presses=40)
         page.get_by_test_id("stSlider").first.get_by_text("4.00").wait_for()  # all 40 presses landed
         page.get_by_text("G(z + 4 · toward 0)").wait_for()
-        page.get_by_text("The image above").wait_for()
+        page.get_by_text("The image above scores").wait_for()  # the caption that ranks it
         no_exceptions(page)
         shot(page, "directions_mnist")

@@ -10,7 +10,7 @@ import pytest
 
 from dcgan import cli, config
 from dcgan.config import GROUPS, ConfigError, TrainConfig, option
-from explorer import config_form
+from explorer import config_form, new_run
 
 from apptestkit import open_app
 
@@ -64,7 +64,7 @@ class ToyConfig(TrainConfig):
 @pytest.fixture
 def toy_field(monkeypatch, tmp_path, app_env):
     """TrainConfig with one more field, as a developer adding an option would write it, and nothing else."""
-    for module in (config, cli, config_form):
+    for module in (config, cli, config_form, new_run):  # the modules that build a TrainConfig
         monkeypatch.setattr(module, "TrainConfig", ToyConfig)
     app_env(tmp_path / "checkpoints")
 

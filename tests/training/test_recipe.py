@@ -62,7 +62,7 @@ def test_a_recipe_summary_says_its_own_nets():
     assert "widths 32, depth 2, batch 32" in preset_summary("mnist28-rpgan")
     assert "depth 1" in preset_summary("stacked28-rpgan") and "DiffAugment" in preset_summary("faces64-rpgan")
     assert "minibatch std-dev" in preset_summary("stacked28-rpgan") and "std-dev" not in preset_summary("mnist28-rpgan")
-    assert preset_summary("mnist28") == "mnist28: seed 003, 28 px grey"
+    assert preset_summary("mnist28") == "mnist28: plain DCGAN (pytorch/examples), 28 px grey"
 
 
 def test_the_train_form_starts_from_the_recipe(tmp_path, app_env):
