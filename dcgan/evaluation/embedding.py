@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import dataset_spec
+from ..config import DATASET_SPECS
 from ..imaging import as_float_images
 from .classifier import Classifier, _predict
 
@@ -37,7 +37,8 @@ def _to_classifier_input(images: torch.Tensor, size: int = 28) -> torch.Tensor:
 def embed(classifier: Classifier, images: torch.Tensor, dataset: str) -> Embedding:
     """Classify images (uint8 or [-1, 1], any size) the way `dataset` is judged."""
     x = as_float_images(images)
-    if dataset_spec(dataset).modes:  # three digits per image, each judged alone
+    spec = DATASET_SPECS.get(dataset)  # None (""): plain images, one class each
+    if spec is not None and spec.modes:  # three digits per image, each judged alone
         n = x.shape[0]
         probs, feats = _predict(classifier, _to_classifier_input(x.reshape(n * 3, 1, *x.shape[-2:])))
         probs = probs.reshape(n, 3, -1)

@@ -48,6 +48,7 @@ def test_d_that_scores_real_images_and_g_s_alike_is_said_plainly():
 
 @pytest.mark.skipif(not (MNIST_RUN / "discriminator.safetensors").is_file(),
                     reason="the shipped MNIST model and its D are not in checkpoints/")
+@pytest.mark.slow
 @pytest.mark.skipif(not MNIST_DATA.is_dir(), reason="needs ../shared/datasets/MNIST (not in the repository)")
 def test_shipped_mnist_d_ranks_noise_below_real_digits():
     from dcgan.data import load_dataset

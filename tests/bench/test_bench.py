@@ -37,6 +37,7 @@ def quick_run(tmp_path_factory) -> tuple[dict, str]:
     return json.loads(out.read_text()), proc.stdout
 
 
+@pytest.mark.slow
 def test_quick_run_has_every_row_with_finite_positive_figures(quick_run):
     report, _ = quick_run
     names = [(r["part"], r["name"]) for r in report["rows"]]
@@ -55,6 +56,7 @@ def test_quick_run_has_every_row_with_finite_positive_figures(quick_run):
     assert report["machine"]["cores"] >= 1 and report["machine"]["torch"]
 
 
+@pytest.mark.slow
 def test_quick_run_prints_the_machine_and_one_table(quick_run):
     report, stdout = quick_run
     assert stdout.startswith("machine: ")
@@ -152,6 +154,7 @@ def test_ablation_plot_title_names_the_budgets_the_rows_ran_with():
     assert plot_title(rows, "mnist").endswith(", 10 / 60 min per variant")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHIPPED / "mnist" / "discriminator.safetensors").is_file(), reason="no shipped mnist D")
 def test_critic_view_scores_what_it_can_and_says_what_it_left_out(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "critic.py"), "--models", "mnist", "no-such-run",

@@ -27,6 +27,7 @@ def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.Co
                           timeout=timeout, env=env)
 
 
+@pytest.mark.slow
 def test_cli_train_sample_interpolate_sweep(tmp_path):
     t0 = time.time()
     r = run_cli("train", "--dataset", "synthetic", "--steps", "50", "--checkpoints", str(tmp_path),
@@ -51,6 +52,7 @@ def test_cli_train_sample_interpolate_sweep(tmp_path):
     assert "cli" in r.stdout and "finished" in r.stdout
 
 
+@pytest.mark.slow
 def test_cli_config_file_and_flag_override(tmp_path):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"dataset": "synthetic", "steps": 3, "batch_size": 8, "g_width": 8, "d_width": 8,
@@ -71,6 +73,7 @@ def test_cli_config_file_and_flag_override(tmp_path):
     (["train", "--no-such-flag"], "unrecognized arguments"),
     (["interpolate", "/x", "--method", "cubic"], "invalid choice"),
 ])
+@pytest.mark.slow
 def test_cli_bad_arguments_are_one_line_errors(tmp_path, args, fragment):
     r = run_cli(*args, "--checkpoints", str(tmp_path)) if args[0] in ("train", "resume") else run_cli(*args)
     assert r.returncode != 0
@@ -78,6 +81,7 @@ def test_cli_bad_arguments_are_one_line_errors(tmp_path, args, fragment):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_and_resume_continues(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "dcgan", "train", "--dataset", "synthetic", "--steps", "100000",
@@ -103,6 +107,7 @@ def test_sigterm_stops_cleanly_and_resume_continues(tmp_path):
 SHIPPED = ROOT / "checkpoints" / "mnist"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHIPPED / "generator.safetensors").is_file(), reason="shipped MNIST model not present")
 def test_shipped_mnist_model_samples(tmp_path):
     G = resolve_generator(SHIPPED)

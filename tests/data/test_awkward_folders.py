@@ -74,6 +74,7 @@ def _load_and_measure(folder: str, out: str) -> None:
     Path(out).write_text(json.dumps({"kib": after - before, "n": len(images), "skipped": images.skipped}))
 
 
+@pytest.mark.slow
 def test_huge_images_are_skipped_before_they_are_decoded(awkward_folder):
     assert 8000 * 8000 > MAX_IMAGE_PIXELS
     result = json.loads(faultkit.call_in_child(_load_and_measure, str(awkward_folder)))

@@ -76,6 +76,7 @@ def test_trainer_trains_on_the_train_split_only(tmp_path):
     assert n_test > 0 and trainer.data.images.shape[0] == 80 - n_test
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FACES.is_dir(), reason="needs ../shared/datasets/faces (the seed-000 face photos)")
 def test_real_faces_folder_has_two_labelled_classes():
     test_set = load_folder(FACES, 64, 1, split="test")

@@ -93,6 +93,7 @@ def test_real_vs_real_is_the_floor_and_one_digit_is_collapse(mnist):
     assert collapsed["fid"] > 20 * floor["fid"] and collapsed["recall"] < 0.05
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_copies_of_the_training_set_are_flagged_memorised(mnist):
     classifier, train, test = mnist
@@ -103,6 +104,7 @@ def test_copies_of_the_training_set_are_flagged_memorised(mnist):
     assert memorisation(train_feats[:300], train_feats, embed(classifier, test.images[:400], "mnist").features).memorised
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_stacked_mnist_modes_from_constructed_images(mnist):
     classifier, train, test = mnist
@@ -117,6 +119,7 @@ def test_stacked_mnist_modes_from_constructed_images(mnist):
     assert one_mode["modes_covered"] == 1 and one_mode["modes_kl"] > 6
 
 
+@pytest.mark.slow
 @needs_mnist
 def test_untrained_generator_scores_badly(tmp_path):
     cfg = TrainConfig(run_name="u", dataset="mnist", data_root=str(SHARED), channels=1).to_dict()
@@ -143,6 +146,7 @@ def test_training_with_evaluation_appends_eval_jsonl(tmp_path):
 @needs_mnist
 @pytest.mark.skipif(not (ROOT / "checkpoints" / "mnist" / "generator.safetensors").is_file(),
                     reason="shipped MNIST model not present")
+@pytest.mark.slow
 def test_shipped_mnist_model_covers_every_digit_and_its_report_is_shipped():
     report = evaluate_model(ROOT / "checkpoints" / "mnist", samples=1000, data_root=str(SHARED),
                             check_memorisation=False)

@@ -138,6 +138,7 @@ def test_the_cli_asks_for_a_folder_and_a_safe_name(tmp_path, capsys):
 @pytest.mark.skipif(not FACES.is_dir(), reason="needs ../shared/datasets/faces (not in the repository)")
 @pytest.mark.skipif(not (ROOT / "checkpoints" / "evaluators" / "faces.safetensors").is_file(),
                     reason="the faces evaluator is not shipped")
+@pytest.mark.slow
 def test_the_shipped_faces_evaluator_judges_the_faces_model():
     info = json.loads((ROOT / "checkpoints" / "evaluators" / "faces.json").read_text())
     assert info["classes"] == ["negatives", "positives"] and info["balanced_accuracy"] > 0.8

@@ -276,6 +276,7 @@ def test_symlinks_out_of_checkpoints_are_refused(root, tmp_path, app_env):
     assert at.selectbox(key="run").options == ["good"]
 
 
+@pytest.mark.slow
 def test_trainer_is_launched_with_an_argument_list_and_metacharacters_stay_inert(tmp_path, monkeypatch):
     """Launch from a folder whose name is a shell command: the launcher passes an argument list
     (no shell), and the very command it would run trains on that folder and runs nothing else."""

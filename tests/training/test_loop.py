@@ -205,6 +205,7 @@ def test_a_stopped_run_has_a_snapshot_at_its_stop_step(tmp_path):
     assert run.snapshot_steps() == [0, 4, 5]
 
 
+@pytest.mark.slow
 def test_launched_trainer_finishes_is_reaped_and_a_late_stop_is_cleared(tmp_path):
     from dcgan.training.launch import resume_training, start_training, stop_training, wait_for_state
     run = start_training(tiny("bg"), tmp_path)
@@ -255,6 +256,7 @@ def test_adaptive_lr_is_logged_every_step(tmp_path):
 
 @pytest.mark.parametrize("option", [{"precision": "bf16"}, {"precision": "auto"}, {"compile": True}],
                          ids=["bf16", "auto", "compile"])
+@pytest.mark.slow
 def test_gpu_speed_options_also_train_on_cpu(tmp_path, option):
     lines = []
     assert train(tiny("opt", steps=3, **option), tmp_path, progress=False, log=lines.append) == "finished"

@@ -106,6 +106,7 @@ def test_a_stop_request_made_while_the_trainer_was_starting_is_honoured(stopped)
     assert train(cfg, stopped.path.parent, resume=True, progress=False, log=quiet, started_at=started) == "finished"
 
 
+@pytest.mark.slow
 def test_stop_pressed_while_a_launched_run_is_starting_stops_it(tmp_path):
     run = launch.start_training(tiny("early", steps=100_000), tmp_path)
     assert run.status()["state"] == "starting"
@@ -143,6 +144,7 @@ def test_the_shipped_models_never_count_as_diverged(name):
     assert divergence(metrics, divergence_window(0)) is None  # the smallest window: the most sensitive
 
 
+@pytest.mark.slow
 def test_a_run_at_lr_099_is_flagged_diverged_and_a_normal_one_is_not(tmp_path, capsys):
     lines = []
     # D at lr 0.99 against a G that barely moves: within a dozen steps D wins outright and loss_g runs

@@ -2,6 +2,8 @@
 while it trains: it stops with one line on stderr and never writes a half run into the path."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import shutil
 from pathlib import Path
@@ -35,6 +37,7 @@ def gone_lines(trainer: faultkit.Trainer) -> list[str]:
     return [line for line in trainer.log().splitlines() if "deleted or replaced" in line]
 
 
+@pytest.mark.slow
 def test_a_deleted_run_folder_stops_its_trainer_and_stays_deleted(tmp_path):
     trainer, run = stopped_mid_run(tmp_path)
     try:
@@ -48,6 +51,7 @@ def test_a_deleted_run_folder_stops_its_trainer_and_stays_deleted(tmp_path):
     assert len(gone_lines(trainer)) == 1 and "Traceback" not in trainer.log(), trainer.log()
 
 
+@pytest.mark.slow
 def test_a_replaced_run_folder_is_left_to_its_new_owner(tmp_path):
     trainer, run = stopped_mid_run(tmp_path)
     try:

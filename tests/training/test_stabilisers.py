@@ -165,6 +165,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("args, field", [
     (["--r1-gamma", "-1"], "r1_gamma"), (["--diffaugment", "color,zoom"], "diffaugment"),
 ])
+@pytest.mark.slow
 def test_the_cli_refuses_bad_values_in_one_line(tmp_path, args, field):
     result = run_cli("train", "--checkpoints", str(tmp_path), *args)
     assert result.returncode != 0
@@ -173,6 +174,7 @@ def test_the_cli_refuses_bad_values_in_one_line(tmp_path, args, field):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_every_new_field_is_in_train_help():
     out = run_cli("train", "--help").stdout
     for name in NEW_FIELDS:
