@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..sampling import check_z, generate
-from ..runs.files import atomic_write_json
+from ..runs.files import NonFiniteJSON, atomic_write_json, strict_loads
 from ..runs.rundir import RunDir
 
 Progress = Callable[[int, int], None]
@@ -128,9 +128,11 @@ def load_directions(path: str | Path, z_dim: int) -> Directions:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ValueError(f"{path.name} has {size:,} bytes; a directions file is at most {MAX_FILE_BYTES:,}")
-        data = json.loads(path.read_bytes())
+        data = strict_loads(path.read_bytes())  # the run files' one JSON reader: NaN and Infinity refused
     except OSError as e:
         raise ValueError(f"cannot read {path.name}: {e.strerror or e}") from None
+    except NonFiniteJSON as e:
+        raise ValueError(f"{path.name} has NaN or infinite values ({e}, which JSON has no number for)") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path.name} is not a directions file (not JSON: {str(e).splitlines()[0]})") from None
     except RecursionError:

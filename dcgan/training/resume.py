@@ -27,7 +27,9 @@ def resume_config(checkpoints: str | Path, run_name: str, steps: int | None = No
     for name, value in (("steps", steps), ("more", more)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise ConfigError(f"{name} must be a whole number of steps, not {value!r}")
-    cfg = TrainConfig.load(run.config_path)
+    cfg = run.train_config()
+    if cfg is None:
+        raise ConfigError(f"run {run_name!r} cannot be resumed: {run.config_problem()}")
     # a resume starts from the last checkpoint, which a failed or killed run may have passed
     if run.checkpoint_path.is_file():
         done = checkpoint_step(run.checkpoint_path)
