@@ -8,7 +8,9 @@ import math
 
 import plotly.graph_objects as go
 
+from dcgan.analysis.curves import losses_mirrored
 from dcgan.analysis.stats_chart import running_mean
+from dcgan.config import TrainConfig
 # speed and ETA are the core's, so `python -m dcgan runs` says the same; re-exported for the pages
 
 MAX_POINTS = 1500  # more points than pixels only slows the browser down
@@ -87,10 +89,10 @@ def line_figure(metrics: list[dict], keys: tuple[str, ...], title: str, y_title:
 
 
 def loss_figure(metrics: list[dict], marker_step: int | None = None, smooth: int = 1,
-                separate: bool = False) -> go.Figure:
-    """loss_d and loss_g against step; separate: one panel each (mirror-image losses, which would
-    otherwise draw one line over the other: dcgan.analysis.curves.losses_mirrored)."""
-    if not separate:
+                cfg: TrainConfig | None = None) -> go.Figure:
+    """loss_d and loss_g against step; one panel each when the run's loss makes them mirror images
+    (one line would lie over the other: dcgan.analysis.curves.losses_mirrored)."""
+    if cfg is None or not losses_mirrored(cfg):
         return line_figure(metrics, LOSS_KEYS, "Losses", "loss", marker_step, smooth=smooth)
     from plotly.subplots import make_subplots
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dcgan.analysis.curves import loss_notes, losses_mirrored
+from dcgan.analysis.curves import loss_notes
 from dcgan.runs.progress import progress_text
 from dcgan.runs.rundir import ACTIVE_STATES, RunDir, list_runs, state_label
 from explorer.charts import auto_window, discriminator_figure, loss_figure, lr_figure
@@ -45,8 +45,7 @@ def live_charts(run: RunDir) -> None:
     with left:
         if metrics:
             smooth = auto_window(len(metrics))  # per-step values are too noisy to read
-            mirrored = cfg is not None and losses_mirrored(cfg)
-            st.plotly_chart(loss_figure(metrics, smooth=smooth, separate=mirrored), key="train_loss")
+            st.plotly_chart(loss_figure(metrics, smooth=smooth, cfg=cfg), key="train_loss")
             for note in loss_notes(cfg) if cfg is not None else ():
                 st.caption(note)
             st.plotly_chart(discriminator_figure(metrics, smooth=smooth), key="train_d")

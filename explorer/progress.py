@@ -63,7 +63,7 @@ def viewer() -> None:
     if not metrics:
         right.info("No metrics recorded yet.")
         return
-    right.plotly_chart(loss_figure(metrics, marker_step=step, smooth=smooth), key="progress_loss")
+    right.plotly_chart(loss_figure(metrics, marker_step=step, smooth=smooth, cfg=run.train_config()), key="progress_loss")
     right.plotly_chart(discriminator_figure(metrics, marker_step=step, smooth=smooth), key="progress_d")
     if evaluations:
         e1, e2 = st.columns(2, gap="large")

@@ -47,7 +47,7 @@ if records:
         st.plotly_chart(precision_recall_figure(records, marker_step=step), key="quality_pr")
     with right:
         metrics = run.metrics()
-        st.plotly_chart(loss_figure(metrics, marker_step=step, smooth=auto_window(len(metrics))), key="quality_loss")
+        st.plotly_chart(loss_figure(metrics, marker_step=step, smooth=auto_window(len(metrics)), cfg=run.train_config()), key="quality_loss")
         st.plotly_chart(coverage_figure(records, marker_step=step), key="quality_coverage")
     if "class_share" in record:
         st.plotly_chart(class_histogram_figure(record["class_share"], names, title=f"Predicted classes at step {step} "

@@ -72,6 +72,7 @@ def format_seconds(seconds: float | None) -> str:
 def progress_text(progress: dict, active: bool, state: str) -> str:
     """The one-line progress the app's bar and the CLI's `runs` show: step, speed and ETA (or state)."""
     speed = f"{progress['images_per_s']:.0f} images/s" if progress["images_per_s"] else "measuring speed…"
-    if not active:
-        return f"step {progress['step']}/{progress['total'] or '?'} · {state}"
+    if not active:  # the speed it ran at, when known: what a finished run's line has always said
+        known = f" · {speed}" if progress["images_per_s"] else ""
+        return f"step {progress['step']}/{progress['total'] or '?'}{known} · {state}"
     return f"step {progress['step']}/{progress['total'] or '?'} · {speed} · ETA {format_seconds(progress['eta_s'])}"

@@ -13,6 +13,7 @@ from apptestkit import APP, TIMEOUT_S, errors, open_app
 from dcgan.runs.files import atomic_write_json
 from dcgan.runs.rundir import RunDir
 from dcgan.training.loop import train
+from dcgan.config import TrainConfig
 from explorer.charts import loss_figure
 from explorer.sidebar import Selection, page_signature
 from trainkit import APP_TINY
@@ -116,7 +117,8 @@ def test_relativistic_losses_and_lazy_r1_are_explained(app_checkpoints):
 
 def test_mirrored_losses_get_a_panel_each():
     metrics = [{"step": s, "loss_d": 0.7, "loss_g": 0.7} for s in range(1, 30)]
-    fig = loss_figure(metrics, separate=True, marker_step=5)
+    fig = loss_figure(metrics, cfg=TrainConfig(gan_loss="relativistic", d_batchnorm=False), marker_step=5)
     assert [(t.name, t.yaxis) for t in fig.data] == [("loss D", "y"), ("loss G", "y2")]
     assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == ("loss D", "loss G")
     assert all(t.yaxis in (None, "y") for t in loss_figure(metrics).data)
+    assert all(t.yaxis in (None, "y") for t in loss_figure(metrics, cfg=TrainConfig(gan_loss="hinge")).data)

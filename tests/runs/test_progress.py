@@ -71,3 +71,12 @@ def test_cli_runs_shows_the_speed_and_eta_of_a_live_run(tmp_path, capsys):
     assert line.split()[:2] == ["live", "running"]
     assert "10.0 steps/s" in line and "ETA 7 min 58 s" in line
     assert run.summary()["ETA"] == "7 min 58 s"
+
+
+def test_a_finished_run_still_says_the_speed_it_ran_at():
+    from dcgan.runs.progress import progress_text
+    prog = run_progress(timed(WARM_START[:40]), {"step": 40, "total_steps": 40}, batch_size=32)
+    line = progress_text(prog, active=False, state="finished")
+    assert line.startswith("step 40/40 · ") and line.endswith(" images/s · finished"), line
+    assert "ETA" not in line
+    assert progress_text(run_progress([], {"step": 0, "total_steps": 9}), active=False, state="failed") == "step 0/9 · failed"
