@@ -11,7 +11,6 @@ import plotly.graph_objects as go
 from dcgan.analysis.curves import losses_mirrored
 from dcgan.analysis.stats_chart import running_mean
 from dcgan.config import TrainConfig
-# speed and ETA are the core's, so `python -m dcgan runs` says the same; re-exported for the pages
 
 MAX_POINTS = 1500  # more points than pixels only slows the browser down
 

@@ -42,8 +42,13 @@ def critic_section(sel: Selection, G, drawn: np.ndarray | None, scale: int) -> N
         st.info(f"No discriminator to ask: {e}")
         return
     g_file = run.weights_path(sel.step_number)
-    ref = _reference(str(run.path), (str(g_file), g_file.stat().st_mtime_ns), (str(source_file), d_mtime), G, D)
-    loss = run.config_values().get("gan_loss", "bce")
+    try:
+        g_mtime = g_file.stat().st_mtime_ns
+    except FileNotFoundError:  # the snapshot went (a delete, a resume's clean-up) since G was loaded
+        st.info(f"The weights file {g_file.name} has gone since this page loaded; pick the step again.")
+        return
+    ref = _reference(str(run.path), (str(g_file), g_mtime), (str(source_file), d_mtime), G, D)
+    loss = run.config_values().get("gan_loss", "an unrecorded")
     st.caption(f"D of {'an unrecorded step' if d_step is None else f'step {d_step}'} (the newest D this run "
                f"keeps), trained with the {loss} loss, gives each image a logit (sigmoid(logit) is its "
                f"probability of \"real\"). Each score is ranked among {REFERENCE_SIZE} of G's images (seed "

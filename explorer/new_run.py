@@ -52,7 +52,7 @@ def prepare_session() -> None:
         st.session_state["train_run_name"] = new_run_name()
     st.session_state.setdefault("train_run_name", new_run_name())
     st.session_state.setdefault("train_data_root", default_data_root())
-    # a new user who just presses Start gets the recipe on MNIST; the seeds' models are one pick away
+    # a new user who just presses Start gets the recipe on MNIST; the plain DCGAN presets are one pick away
     st.session_state.setdefault("train_preset", RECIPES["mnist"])
 
 
@@ -67,7 +67,7 @@ def new_run_form(checkpoints: Path, expanded: bool) -> None:
         preset = st.selectbox("Preset", (NO_PRESET, *PRESETS), format_func=preset_label, key="train_preset",
                               on_change=apply_preset,
                               help="fills every field: the recipe for MNIST / Fashion-MNIST / Stacked MNIST (the "
-                                   "best quality per minute measured here), or a seed document's model; edit any "
+                                   "best quality per minute measured here), or a plain DCGAN preset (faces64, anime64, mnist28, fashion28); edit any "
                                    "field after")
         values, start = config_form(defaults=form_defaults(preset))
         if not start:

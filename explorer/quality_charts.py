@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from dcgan.config import DATASET_SPECS
 from explorer.charts import _lay_out
 
 
@@ -94,7 +95,7 @@ def sensitivity_figure(values, chosen: int | None = None, title: str = "Sensitiv
 
 
 def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return "–" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def report_rows(report: dict, classes: int | None = None) -> list[dict]:
@@ -104,18 +105,21 @@ def report_rows(report: dict, classes: int | None = None) -> list[dict]:
     rows = []
     gen, real = report.get("generated") or {}, report.get("real") or {}
     classes = classes or len(gen.get("class_share") or []) or "?"
+    spec = DATASET_SPECS.get(report.get("dataset"))
+    modes = spec.modes if spec is not None and spec.modes else "?"
     for key, label in (("fid", "FID (domain classifier)"), ("precision", "precision (k=3)"), ("recall", "recall (k=3)"),
                        ("classes_covered", f"classes covered (of {classes})"), ("class_kl", "KL to real classes"),
-                       ("modes_covered", "modes covered (of 1000)"), ("modes_kl", "KL to uniform modes"),
+                       ("modes_covered", f"modes covered (of {modes})"), ("modes_kl", "KL to uniform modes"),
                        ("classifier_score", f"classifier score (max {classes})"),
                        ("confident_fraction", "confidently classified")):
         if key in gen:
             rows.append({"figure": label, "generated": _fmt(gen[key]), "real (floor)": _fmt(real.get(key))})
     for space, m in (report.get("memorisation") or {}).items():
+        # a report missing a figure shows a dash for it, as the other rows do: never a KeyError on the page
         rows.append({"figure": f"memorisation ({space}): median NN distance ratio",
-                     "generated": _fmt(m["median_ratio"]), "real (floor)": _fmt(m["floor_median_ratio"])})
-        rows.append({"figure": f"memorisation ({space}): near-copy share", "generated": _fmt(m["near_copy_share"]),
-                     "real (floor)": _fmt(m["floor_near_copy_share"])})
-        rows.append({"figure": f"memorisation ({space}): memorised", "generated": "yes" if m["memorised"] else "no",
-                     "real (floor)": "no"})
+                     "generated": _fmt(m.get("median_ratio")), "real (floor)": _fmt(m.get("floor_median_ratio"))})
+        rows.append({"figure": f"memorisation ({space}): near-copy share", "generated": _fmt(m.get("near_copy_share")),
+                     "real (floor)": _fmt(m.get("floor_near_copy_share"))})
+        memorised = {True: "yes", False: "no"}.get(m.get("memorised"), "–")
+        rows.append({"figure": f"memorisation ({space}): memorised", "generated": memorised, "real (floor)": "no"})
     return rows

@@ -124,8 +124,7 @@ for warning in status.get("warnings") or []:
 if state in ("failed", "interrupted"):
     if state == "failed":
         st.error(f"Run **{run.name}** failed: {status.get('error') or 'no error recorded'}")
-    # from the first whole line of the tail
-    tail = run.log_tail(LOG_TAIL_BYTES).partition("\n")[2].strip()
+    tail = run.log_tail(LOG_TAIL_BYTES).strip()
     if tail:
         st.caption("End of train.log")
         st.code(tail, language=None)

@@ -14,7 +14,7 @@ from ..config import DATASET_SPECS, dataset_spec
 from ..data import DataError, folder_labels
 from ..imaging import as_float_images
 from ..runs.checkpoint import CheckpointError, state_dict_problem
-from ..config import IMAGE_SIZES, PROJECT_ROOT
+from ..config import IMAGE_SIZES, project_path
 from ..runs.files import atomic_write_bytes, atomic_write_json, read_json
 from ..runs.rundir import RunDir
 
@@ -241,7 +241,7 @@ def run_folder_classes(cfg: dict) -> tuple[str, ...] | None:
     spec = DATASET_SPECS.get(cfg.get("dataset"))
     if spec is None or not spec.folder:
         return ()
-    root = PROJECT_ROOT / str(cfg.get("image_folder") or "")  # an absolute path stays itself
+    root = project_path(str(cfg.get("image_folder") or ""))
     if not cfg.get("image_folder") or not root.is_dir():
         return None
     return folder_labels(root)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .report import load_report
 from ..runs.files import atomic_write_bytes
+from ..runs.progress import paused_spans
 from ..runs.rundir import RunDir, state_label
 
 DATA_NOTES = {
@@ -18,19 +19,17 @@ DATA_NOTES = {
     "synthetic": "The project's synthetic shapes (drawn on the fly).",
 }
 
-# a gap longer than this between two logged steps is a pause (a stop and a later resume), not training
-PAUSE_S = 60.0
-
-
 def training_figures(metrics: list[dict]) -> dict:
-    """Steps, epochs, training wall time (pauses left out) and images/s from metrics.jsonl."""
+    """Steps, epochs, training wall time (pauses left out, as the progress line finds them) and images/s
+    from metrics.jsonl."""
     rows = [m for m in metrics if "step" in m and "time" in m]
     if not rows:
         return {}
-    gaps = [b["time"] - a["time"] for a, b in zip(rows, rows[1:])]
+    pauses = set(paused_spans(rows))
+    gaps = [b["time"] - a["time"] for a, b in zip(rows, rows[1:]) if (a["step"], b["step"]) not in pauses]
     speeds = [m["images_per_s"] for m in rows if m.get("images_per_s")]
     return {"steps": rows[-1]["step"], "epochs": rows[-1].get("epoch"),
-            "wall_s": sum(g for g in gaps if 0 <= g < PAUSE_S),
+            "wall_s": sum(g for g in gaps if g >= 0),
             "median_images_per_s": statistics.median(speeds) if speeds else None}
 
 
@@ -65,7 +64,7 @@ def decay_note(cfg: dict) -> str:
 def model_card(run_path: str | Path, data_note: str = "", notes: str = "") -> str:
     """The card as Markdown."""
     run = RunDir.at(run_path)
-    cfg = run.config() or {}
+    cfg = run.config_values()  # every default filled in, from the schema
     status = run.status()
     fig = training_figures(run.metrics())
     report = load_report(run.path) or {}  # None for a damaged eval.json too: the card leaves it out

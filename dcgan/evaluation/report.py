@@ -110,11 +110,6 @@ def read_report(run_dir: str | Path) -> tuple[dict | None, str | None]:
     return None, f"{problem}; `python -m dcgan evaluate {run.path}` writes it anew"
 
 
-def valid_report(report: dict) -> bool:
-    """Whether a report's parts are dicts, its figures numbers and its shares lists of numbers."""
-    return report_fault(report) is None
-
-
 def report_fault(report: dict) -> str | None:
     """What makes a report unusable, as the rest of a sentence ('has generated.fid null, not a
     number'); None when its parts are dicts, its figures numbers and its shares lists of numbers."""

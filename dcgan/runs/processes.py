@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import psutil
 
+# psutil's start time is boot time plus the ticks since boot, and the boot time it reads may move with a clock
+# adjustment: two processes can see one process's start a second apart. A pid reused within a second of its
+# last owner's start does not happen, so that much difference is still the same process.
+START_TOLERANCE = 100  # hundredths of a second
+
 
 def process_start(pid: int) -> int | None:
     """When process pid started, in hundredths of a second since the epoch (an int, as status.json keeps
@@ -19,7 +24,7 @@ def pid_alive(pid: int | None, start: int | None = None) -> bool:
         return False
     try:
         p = psutil.Process(pid)
-        if start is not None and round(p.create_time() * 100) != start:
+        if start is not None and abs(round(p.create_time() * 100) - start) > START_TOLERANCE:
             return False  # the pid was reused by a process started later
         # a zombie child (exited, not yet reaped by the app that launched it) is not running
         return p.status() != psutil.STATUS_ZOMBIE

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..config import PROJECT_ROOT, ConfigError, TrainConfig, dataset_spec
+from ..config import PROJECT_ROOT, ConfigError, TrainConfig, dataset_spec, project_path
 from ..data import check_source
 from ..runs.files import WriteError, atomic_write_json
 from ..runs.processes import pid_alive
@@ -44,20 +44,18 @@ def _spawn(args: list[str], run: RunDir, total_steps: int) -> int:
     return proc.pid
 
 
-def check_launch(cfg: TrainConfig, base: str | Path = PROJECT_ROOT) -> None:
+def check_launch(cfg: TrainConfig) -> None:
     """Everything about cfg that can be checked before a run folder exists, so a launch that cannot
-    work leaves nothing behind: the config, its data (as the trainer, working in base, will find
-    it: PROJECT_ROOT for the app's trainers, the current folder for the CLI's), the device and,
-    with eval_every, the evaluator's classifier."""
-    check_source(cfg, base=base)
+    work leaves nothing behind: the config, its data (relative paths from the project folder, as the
+    trainer reads them), the device and, with eval_every, the evaluator's classifier."""
+    check_source(cfg)
     from .loop import resolve_device
     resolve_device(cfg.device)
     if cfg.eval_every:
         from ..data import folder_labels
         from ..evaluation.classifier import evaluator_for
         from ..runs.checkpoint import CheckpointError
-        # the folder as check_source finds it: from the trainer's working folder
-        classes = folder_labels(Path(base) / cfg.image_folder) if dataset_spec(cfg.dataset).folder else ()
+        classes = folder_labels(project_path(cfg.image_folder)) if dataset_spec(cfg.dataset).folder else ()
         try:
             path = evaluator_for(cfg.dataset, classes)
         except CheckpointError as e:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dcgan.analysis.critic import Realness, Reference, reference, standings
+from dcgan.data import torchvision_files_present
 from dcgan.runs.checkpoint import load_run_discriminator, load_run_generator
 from dcgan.runs.rundir import RunDir
 
@@ -49,7 +50,7 @@ def test_d_that_scores_real_images_and_g_s_alike_is_said_plainly():
 @pytest.mark.skipif(not (MNIST_RUN / "discriminator.safetensors").is_file(),
                     reason="the shipped MNIST model and its D are not in checkpoints/")
 @pytest.mark.slow
-@pytest.mark.skipif(not MNIST_DATA.is_dir(), reason="needs ../shared/datasets/MNIST (not in the repository)")
+@pytest.mark.skipif(not torchvision_files_present("mnist", MNIST_DATA.parent), reason="needs ../shared/datasets/MNIST (not in the repository)")
 def test_shipped_mnist_d_ranks_noise_below_real_digits():
     from dcgan.data import load_dataset
     run = RunDir.at(MNIST_RUN)

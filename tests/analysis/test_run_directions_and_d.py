@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan.data import load_dataset
+from dcgan.data import torchvision_files_present, load_dataset
 from dcgan.analysis.critic import generated_realness, image_from_upload, realness, uint8_to_input
 from dcgan.analysis.directions import directions_path, load_directions
 from dcgan.analysis.labelled import NoClassifierError
@@ -68,7 +68,7 @@ def test_an_uploaded_picture_becomes_what_d_sees(tmp_path):
 
 @pytest.mark.skipif(not (ROOT / "checkpoints" / "mnist" / "discriminator.safetensors").is_file(),
                     reason="the shipped MNIST model and its D are not in checkpoints/")
-@pytest.mark.skipif(not (MNIST_DATA / "MNIST").is_dir(), reason="needs ../shared/datasets/MNIST (not in the repository)")
+@pytest.mark.skipif(not torchvision_files_present("mnist", MNIST_DATA), reason="needs ../shared/datasets/MNIST (not in the repository)")
 def test_the_shipped_mnist_d_finds_real_digits_more_real_than_noise():
     run = RunDir(ROOT / "checkpoints" / "mnist")
     D, _ = load_run_discriminator(run)

@@ -105,3 +105,12 @@ def test_quality_page_without_evaluations_explains_how_to_get_them(quality_check
     at.run()
     infos = " ".join(i.value for i in at.info)
     assert "--eval-every" in infos and "python -m dcgan evaluate" in infos
+
+
+def test_a_report_missing_memorisation_figures_shows_dashes_not_a_traceback():
+    rows = quality_charts.report_rows({"dataset": "stacked-mnist", "generated": {"modes_covered": 990},
+                                       "memorisation": {"pixels": {}}})
+    by = {r["figure"]: r for r in rows}
+    assert by["modes covered (of 1000)"]["generated"] == "990"
+    assert by["memorisation (pixels): median NN distance ratio"]["generated"] == "–"
+    assert by["memorisation (pixels): memorised"]["generated"] == "–"

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan.data import DataError, load_dataset, load_folder, load_torchvision, make_synthetic
+from dcgan.data import torchvision_files_present, DataError, load_dataset, load_folder, load_torchvision, make_synthetic
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +79,7 @@ def test_mnist_missing_offline_says_what_to_do(tmp_path):
     assert "train-images-idx3-ubyte" in msg and "--data-root" in msg and str(tmp_path) in msg
 
 
-@pytest.mark.skipif(not (SHARED / "MNIST" / "raw").is_dir(), reason="real MNIST not present (../shared/datasets)")
+@pytest.mark.skipif(not torchvision_files_present("mnist", SHARED), reason="real MNIST not present (../shared/datasets)")
 def test_real_mnist_and_fashion():
     m = load_dataset("mnist", 28, 1, str(SHARED))
     assert m.images.shape == (60000, 1, 28, 28)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from dcgan.runs.checkpoint import export_generator
 from dcgan.config import ModelConfig, TrainConfig
-from dcgan.data import load_dataset
+from dcgan.data import torchvision_files_present, load_dataset
 from dcgan.evaluation.classifier import EVALUATOR_DIR, classifier_path, load_classifier
 from dcgan.evaluation.evaluate import compare, evaluate_model
 from dcgan.evaluation.embedding import embed
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "datasets"
 
 needs_mnist = pytest.mark.skipif(
-    not (SHARED / "MNIST" / "raw").is_dir() or not (EVALUATOR_DIR / "mnist.safetensors").is_file(),
+    not torchvision_files_present("mnist", SHARED) or not (EVALUATOR_DIR / "mnist.safetensors").is_file(),
     reason="needs real MNIST (../shared/datasets) and the shipped evaluator")
 
 

@@ -322,3 +322,22 @@ def test_a_damaged_evaluator_file_is_one_line(tmp_path):
     with pytest.raises(CheckpointError, match="is not a readable safetensors file") as e:
         load_classifier(tmp_path / "c.safetensors")
     no_leak(str(e.value))
+
+
+def test_log_tail_keeps_a_short_log_whole_and_drops_a_fragment(tmp_path):
+    from dcgan.runs.rundir import RunDir
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    assert run.log_tail() == ""
+    run.log_path.write_text("DataError: mnist is not in /nowhere\n")
+    assert run.log_tail() == "DataError: mnist is not in /nowhere\n"  # one line, read from the start: kept
+    run.log_path.write_text("x" * 50 + "\nsecond\nthird\n")
+    assert run.log_tail(10) == "third\n"  # begun inside "second": that fragment is dropped
+
+
+def test_a_start_time_a_clock_step_apart_is_the_same_process():
+    import os
+    from dcgan.runs.processes import START_TOLERANCE, pid_alive, process_start
+    me, start = os.getpid(), process_start(os.getpid())
+    assert pid_alive(me, start) and pid_alive(me, start + START_TOLERANCE // 2)
+    assert not pid_alive(me, start - 10 * START_TOLERANCE)  # started well before: another process had the pid
