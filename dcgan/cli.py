@@ -1,4 +1,4 @@
-"""Command line: python -m dcgan {train,resume,stop,runs,sample,interpolate,sweep,directions,sensitivity,evaluate,...}."""
+"""Command line: python -m dcgan {train,resume,stop,runs,sample,interpolate,render,sweep,directions,sensitivity,evaluate,...}."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .config import (DATASET_SPECS, GROUPS, IMAGE_SIZES, PROJECT_ROOT, ConfigError, TrainConfig, bounds_text, config_fields,
-                     dataset_spec, resume_fields)
+                     dataset_spec, project_path, resume_fields)
 
 DEFAULT_CHECKPOINTS = "checkpoints"
 PROCESS_IMPORTED_AT = time.time()  # where /proc cannot say when this process started
@@ -72,15 +72,31 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     if preset is None and not args.config:
         preset = default_preset(getattr(args, "dataset", TrainConfig.dataset))
     from .data import default_data_root
-    # as the Train form: the project's default data folder, from wherever the command is run
-    data = dict(TrainConfig().to_dict(), data_root=os.path.relpath(PROJECT_ROOT / default_data_root()))
+    # as the Train form: the project's default data folder (a config's paths are the project folder's)
+    data = dict(TrainConfig().to_dict(), data_root=default_data_root())
     if preset:
         data.update(preset_values(preset))
     data.update(file_values)
     for f in config_fields():
         if hasattr(args, f.name):
             data[f.name] = getattr(args, f.name)
+            if f.name in PATH_FIELDS and data[f.name]:
+                data[f.name] = _project_relative(data[f.name])
     return TrainConfig.from_dict(data)
+
+
+PATH_FIELDS = ("data_root", "image_folder")
+
+
+def _project_relative(path: str) -> str:
+    """A path typed on the command line (relative to the current folder) as a run's config keeps it:
+    relative to the project folder, which every reader and trainer resolves it from (config.project_path)."""
+    return path if Path(path).is_absolute() else os.path.relpath(Path.cwd() / path, PROJECT_ROOT)
+
+
+def _from_here(path: str | None) -> str | None:
+    """A path typed on the command line for a one-off command, made absolute from the current folder."""
+    return str(Path(path).absolute()) if path else path
 
 
 def _generator_arg(p: argparse.ArgumentParser) -> None:
@@ -127,21 +143,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscaling factor")
     p.add_argument("--out", default="samples.png")
 
-    p = sub.add_parser("interpolate", help="animated GIF from one seed's z to another's")
+    p = sub.add_parser("interpolate", help="animation (GIF, MP4, WebP, APNG, ZIP of PNGs) from one seed's z to "
+                                           "another's, or a seamless loop through several")
     _generator_arg(p)
     p.add_argument("--seed-a", type=int, default=0)
     p.add_argument("--seed-b", type=int, default=1)
+    p.add_argument("--loop-through", default=None, metavar="SEEDS",
+                   help="instead of seed-a -> seed-b: a seamless slerp loop through these seeds' z and back to "
+                        "the first, e.g. 1,7,3 (3 or more; the last frame leads into the first)")
     p.add_argument("--frames", type=int, default=64)
     p.add_argument("--method", choices=["slerp", "lerp"], default=None, help="the path [slerp; lerp with --direction]")
-    p.add_argument("--frame-ms", type=int, default=80)
-    p.add_argument("--no-loop", action="store_true", help="play once instead of looping")
+    timing = p.add_mutually_exclusive_group()
+    timing.add_argument("--frame-ms", type=int, default=None, help="each frame's duration, 20 to 10000 ms [80]")
+    timing.add_argument("--fps", type=float, default=None, help="frames per second instead (0.1 to 50)")
+    p.add_argument("--no-loop", action="store_true", help="play once instead of looping (MP4 keeps no such flag)")
     p.add_argument("--pingpong", action="store_true", help="play forward then backward")
-    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--scale", type=int, default=4, help="nearest-neighbour upscaling factor, 1 to 16")
+    p.add_argument("--session-out", default=None, metavar="JSON",
+                   help="also write the session file: `render` makes the same animation from it, byte for byte")
     p.add_argument("--direction", default=None, metavar="NAME",
                    help="instead of seed-a -> seed-b: along a direction the run keeps (`directions`), from "
                         "seed-a's z - reach x d to z + reach x d, e.g. 'toward 7' or 'SeFa 1'")
     p.add_argument("--reach", type=float, default=4.0, help="--direction: how far each way, in units of z")
-    p.add_argument("--out", default="interpolation.gif")
+    p.add_argument("--out", default="interpolation.gif", help="the suffix picks the format: .gif .mp4 .webp .apng "
+                                                              ".zip (PNG frames)")
+
+    p = sub.add_parser("render", help="make the animation a session file describes (interpolate --session-out), "
+                                      "byte for byte")
+    p.add_argument("session", help="the session JSON file")
+    p.add_argument("--model", default=None, help="the model, if not where the session says (the hash must match)")
+    p.add_argument("--out", default=None, help="the file to write [the session's name with its format's suffix]")
 
     p = sub.add_parser("sweep", help="grid: rows = z components, columns = values (others fixed)")
     _generator_arg(p)
@@ -180,6 +211,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heatmap", type=int, default=None, metavar="COMPONENT",
                    help="also write where this component acts, over G(z), as a PNG")
     p.add_argument("--out", default=None, help="--heatmap's PNG [heatmap.png]")
+
+    p = sub.add_parser("invert", help="find the z whose G(z) looks most like an image (yours, or a real test "
+                                      "image); prints its error beside G's own and real images'")
+    p.add_argument("run", help="a run directory, e.g. checkpoints/mnist")
+    p.add_argument("image", nargs="?", default=None, help="PNG, JPEG, WebP, GIF or BMP (any size: centre-cropped, "
+                                                          "resized, grey or RGB as the model is)")
+    p.add_argument("--test-image", type=int, default=None, metavar="K",
+                   help="instead of IMAGE: the run's real held-out image K (MNIST / Fashion: the test split)")
+    p.add_argument("--step", type=int, default=None, help="a snapshot step of the run (default: latest generator)")
+    p.add_argument("--out", default="z.json", help="the z as JSON, as the Latent page's upload reads it [z.json]")
+    p.add_argument("--starts", type=int, default=8, help="random starts searched at once [8]")
+    p.add_argument("--steps", type=int, default=200, help="Adam steps [200]")
+    p.add_argument("--seed", type=int, default=0, help="seed of the starts [0]")
+    p.add_argument("--save-as", default=None, metavar="NAME", help="also keep the z with the run as latents/NAME.json")
+    p.add_argument("--png", default=None, help="also write the target beside G(z) as a PNG")
 
     p = sub.add_parser("stats", help="PNG chart of a run's losses, D accuracies and learning rates")
     p.add_argument("run", help="a run directory, e.g. checkpoints/faces")
@@ -238,9 +284,9 @@ def _check_start(cfg: TrainConfig) -> None:
     from .data import load_torchvision, torchvision_files_present
     from .training.launch import check_launch
     name = dataset_spec(cfg.dataset).files  # the torchvision set it reads (Stacked MNIST: MNIST's)
-    if name and not torchvision_files_present(name, cfg.data_root):
-        load_torchvision(name, cfg.data_root, 28, 1)  # offline: a DataError naming the files
-    check_launch(cfg, base=Path.cwd())  # relative paths as this process, the trainer, reads them
+    if name and not torchvision_files_present(name, project_path(cfg.data_root)):
+        load_torchvision(name, str(project_path(cfg.data_root)), 28, 1)  # offline: a DataError naming the files
+    check_launch(cfg)
 
 
 def cmd_train(args) -> int:
@@ -317,26 +363,81 @@ def cmd_sample(args) -> int:
 
 def cmd_interpolate(args) -> int:
     from .runs.checkpoint import resolve_generator
+    from .analysis.animation import model_ref
     from .analysis.views import interpolation
     from .imaging import output_format
+    from .media import animation_file_format, frame_ms_from_fps
+    from .runs.files import atomic_write_bytes
     from .sampling import z_from_seed
-    output_format(args.out, ("GIF",))
+    fmt = animation_file_format(args.out)
+    if args.session_out:
+        output_format(args.session_out, ("JSON",), "--session-out")
     _positive("frames", args.frames, 2, 1000)
+    frame_ms = 80 if args.frame_ms is None and args.fps is None else args.frame_ms
+    if args.fps is not None:
+        if not 0.1 <= args.fps <= 50:
+            raise ConfigError("--fps must be between 0.1 and 50 (frames of 20 ms to 10 s)")
+        frame_ms = frame_ms_from_fps(args.fps)
+    _positive("frame-ms", frame_ms, 20, 10_000)
+    _positive("scale", args.scale, 1, 16)
+    seeds = [args.seed_a, args.seed_b]
+    if args.loop_through is not None:
+        seeds = _seed_list(args.loop_through)
+        if args.direction is not None or args.method == "lerp":
+            raise ConfigError("--loop-through is a slerp loop through seeds: leave out --direction and --method lerp")
     G = resolve_generator(args.model, args.step)
-    z0, z1 = z_from_seed(args.seed_a, G.z_dim)[0], z_from_seed(args.seed_b, G.z_dim)[0]
+    zs = [z_from_seed(s, G.z_dim)[0] for s in seeds]
     path = f"{args.method or 'slerp'}, seed {args.seed_a} -> {args.seed_b}"
+    if args.loop_through is not None:
+        path = f"seamless loop through seeds {', '.join(map(str, seeds))}"
     if args.direction is not None:
         from .analysis.semantics import direction_endpoints, saved_direction
         if args.method == "slerp":
             raise ConfigError("--direction goes along a straight line: leave out --method (or use lerp)")
-        z0, z1 = direction_endpoints(z0, saved_direction(_run_of(args.model), G.z_dim, args.direction), args.reach)
+        zs = list(direction_endpoints(zs[0], saved_direction(_run_of(args.model), G.z_dim, args.direction), args.reach))
+        seeds = None  # the endpoints are no seed's z: the session keeps them as numbers
         args.method, path = "lerp", f"along {args.direction!r} through seed {args.seed_a}'s z, ±{args.reach:g}"
-    args.method = args.method or "slerp"
-    result = interpolation(G, z0, z1, frames=args.frames, method=args.method,
-                           frame_ms=_positive("frame-ms", args.frame_ms, 20, 10_000), loop=not args.no_loop,
-                           pingpong=args.pingpong, scale=_positive("scale", args.scale, 1, 16))
-    Path(args.out).write_bytes(result.gif)
-    print(f"wrote {args.out} ({args.frames} frames, {path})")
+    model = model_ref(args.model, args.step) if args.session_out else None
+    result = interpolation(G, zs[0], zs[1], frames=args.frames, method=args.method or "slerp", frame_ms=frame_ms,
+                           loop=not args.no_loop, pingpong=args.pingpong, scale=args.scale, fmt=fmt,
+                           through=zs[2:], seeds=seeds, model=model)
+    atomic_write_bytes(Path(args.out), result.data)
+    print(f"wrote {args.out} ({fmt}, {args.frames} frames of {frame_ms} ms, {path})")
+    if args.session_out:
+        atomic_write_bytes(Path(args.session_out), result.session.to_json().encode())
+        print(f"wrote {args.session_out} (render it: python -m dcgan render {args.session_out})")
+    return 0
+
+
+def _seed_list(text: str) -> list[int]:
+    """--loop-through's seeds: '1,7,3' -> [1, 7, 3]."""
+    from .analysis.animation import seed_list
+    try:
+        return seed_list(text)
+    except ValueError as e:
+        raise ConfigError(f"--loop-through: {e}") from None
+
+
+def cmd_render(args) -> int:
+    from .analysis.animation import SessionError, read_session, render_file
+    from .media import animation_file_format, suffix
+    from .runs.files import atomic_write_bytes
+    try:
+        data = Path(args.session).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"session file {args.session} is not there") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{args.session} is a folder, not a session file") from None
+    try:
+        fmt = read_session(data).format  # the file name is checked before any work, as every command does
+        out = Path(args.out) if args.out else Path(args.session).with_suffix(suffix(fmt))
+        if animation_file_format(out) != fmt:
+            raise ConfigError(f"--out {out}: the session's format is {fmt}; name the file *{suffix(fmt)}")
+        result = render_file(data, args.model)
+    except SessionError as e:
+        raise ConfigError(f"{args.session}: {e}") from None
+    atomic_write_bytes(out, result.data)
+    print(f"wrote {out} ({result.format}, {result.played_frames} frames, {len(result.data):,} bytes)")
     return 0
 
 
@@ -378,7 +479,8 @@ def _run_of(model: str) -> Path:
     p = Path(model)
     if p.is_dir():
         return p
-    return next((q for q in (p.parent, p.parent.parent) if (q / "config.json").is_file()), p.parent)
+    from .runs.rundir import RunDir
+    return next((q for q in (p.parent, p.parent.parent) if RunDir(q).exists()), p.parent)
 
 
 def cmd_directions(args) -> int:
@@ -471,6 +573,56 @@ def cmd_sensitivity(args) -> int:
     return 0
 
 
+def cmd_invert(args) -> int:
+    import numpy as np
+    from .analysis.inversion import (MAX_STARTS, MAX_STEPS, held_out_image, invert, latent_record,
+                                     prepare_target, references, save_latent)
+    from .analysis.semantics import weights_step
+    from .imaging import MAX_UPLOAD_BYTES, make_grid, output_format, png_bytes, upscale
+    from .runs.checkpoint import resolve_generator
+    from .runs.files import atomic_write_bytes, json_text
+    from .runs.rundir import RunDir
+    output_format(args.out, ("JSON",))
+    if args.png is not None:
+        output_format(args.png, ("PNG",), "--png")
+    if (args.image is None) == (args.test_image is None):
+        raise ConfigError("give an IMAGE file or --test-image K (one of them)")
+    _positive("starts", args.starts, 1, MAX_STARTS)
+    _positive("steps", args.steps, 1, MAX_STEPS)
+    if not Path(args.run).is_dir():
+        raise ConfigError(f"{args.run} is not a run directory (inversion reads the run's references and data)")
+    run = RunDir.at(args.run)
+    if args.save_as is not None:
+        run.latent_path(args.save_as)  # a bad name is refused before the search, not after
+    G = resolve_generator(args.run, args.step)
+    if args.image is not None:
+        if Path(args.image).is_file() and Path(args.image).stat().st_size > MAX_UPLOAD_BYTES:
+            raise ValueError(f"{args.image}: over {MAX_UPLOAD_BYTES / 1e6:.0f} MB, too large for an image here")
+        try:
+            prepared = prepare_target(G, Path(args.image).read_bytes())
+        except ValueError as e:
+            raise ValueError(f"{args.image}: {e}") from None
+        target, source = prepared.image, f"image {Path(args.image).name}"
+        for note in prepared.notes:
+            print(note)
+    else:
+        target = held_out_image(run, args.test_image, G.image_size, G.channels)
+        source = f"test image {args.test_image}"
+    result = invert(G, target, starts=args.starts, steps=args.steps, seed=args.seed)
+    refs = references(G, run, args.step, starts=args.starts, steps=args.steps)
+    print(f"{source}: {refs.text(result.error)}; {result.steps} steps, {result.seconds:.1f} s")
+    record = latent_record(result, source, weights_step(run.path, args.step))
+    atomic_write_bytes(Path(args.out), (json_text(record) + "\n").encode())
+    print(f"wrote {args.out}")
+    if args.save_as is not None:
+        print(f"saved with the run as {save_latent(run, args.save_as, record)}")
+    if args.png is not None:
+        pair = make_grid(np.stack([target, result.image]), nrow=2)
+        Path(args.png).write_bytes(png_bytes(upscale(pair, max(1, 256 // G.image_size))))
+        print(f"wrote {args.png} (the target, then G(z))")
+    return 0
+
+
 def cmd_stats(args) -> int:
     from .runs.rundir import RunDir
     from .analysis.stats_chart import stats_png
@@ -494,7 +646,8 @@ def cmd_stats(args) -> int:
 
 def cmd_card(args) -> int:
     from .evaluation.model_card import write_model_card
-    if not (Path(args.run) / "config.json").is_file():
+    from .runs.rundir import RunDir
+    if not RunDir.at(args.run).exists():
         raise ConfigError(f"no run directory at {args.run}")
     print(f"wrote {write_model_card(args.run, args.data_note, args.notes)}")
     return 0
@@ -510,7 +663,7 @@ def cmd_evaluate(args) -> int:
     if args.samples is not None:
         _positive("samples", args.samples, 100, 100_000)
     report = evaluate_model(args.model, step=args.step, samples=args.samples, evaluator=args.evaluator,
-                            data_root=args.data_root, seed=args.seed, check_memorisation=not args.no_memorisation,
+                            data_root=_from_here(args.data_root), seed=args.seed, check_memorisation=not args.no_memorisation,
                             log=lambda line: print(line, file=sys.stderr))
     print(json_text(report, indent=2) if args.json else format_report(report))
     print(f"evaluated in {report['seconds']:g} s", file=sys.stderr)
@@ -538,7 +691,7 @@ def cmd_train_evaluator(args) -> int:
         if not RUN_NAME_RE.match(args.name) or args.name in CLASSIFIER_OF.values():
             raise ConfigError(f"--name {args.name!r}: use letters, digits, '_', '-' or '.', and not the name of "
                               "a dataset's own evaluator")
-    info = train_classifier(args.dataset, args.data_root, epochs=epochs, image_folder=args.image_folder,
+    info = train_classifier(args.dataset, _from_here(args.data_root), epochs=epochs, image_folder=_from_here(args.image_folder),
                             name=args.name, image_size=args.image_size)
     from .runs.files import json_text
     print(json_text(info))
@@ -546,8 +699,8 @@ def cmd_train_evaluator(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "resume": cmd_resume, "stop": cmd_stop, "runs": cmd_runs, "delete": cmd_delete,
-            "sample": cmd_sample, "interpolate": cmd_interpolate, "sweep": cmd_sweep, "directions": cmd_directions,
-            "sensitivity": cmd_sensitivity, "stats": cmd_stats, "card": cmd_card, "evaluate": cmd_evaluate,
+            "sample": cmd_sample, "interpolate": cmd_interpolate, "render": cmd_render, "sweep": cmd_sweep, "directions": cmd_directions,
+            "sensitivity": cmd_sensitivity, "invert": cmd_invert, "stats": cmd_stats, "card": cmd_card, "evaluate": cmd_evaluate,
             "import": cmd_import, "train-evaluator": cmd_train_evaluator}
 
 

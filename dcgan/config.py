@@ -16,6 +16,12 @@ PRESET_NAMES = ("faces64", "anime64", "mnist28", "fashion28", "mnist28-rpgan", "
                 "stacked28-rpgan", "faces64-rpgan")
 # where relative paths in a config (image_folder, data_root) are taken from when the app launches a run
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def project_path(path: str | Path) -> Path:
+    """A path from a run's config as every process reads it: a relative one from the project folder (the app's
+    trainers work there, and the CLI stores what it is given relative to it), an absolute one as it is."""
+    return PROJECT_ROOT / path
 RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: "$" would allow a final newline
 
 
@@ -32,7 +38,6 @@ class DatasetSpec:
     label: str  # as a form or a table names it
     channels: int | None = None  # the channels it must be trained with; None: any
     channels_why: str = ""  # why, in the words of the error a wrong channel count gets
-    native_size: int | None = None  # the size its images come in (resized to the run's); None: any
     files: str | None = None  # the torchvision set whose files it reads from data_root
     folder: bool = False  # images from image_folder; classes, if any, are its sub-folders
     evaluator: str | None = None  # the shipped evaluator classifier that judges it (a folder: one of its labels)
@@ -54,14 +59,14 @@ class DatasetSpec:
 DIGITS = tuple(str(i) for i in range(10))
 FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
 DATASET_SPECS = {spec.name: spec for spec in (
-    DatasetSpec("mnist", "MNIST", channels=1, channels_why="mnist is grey", native_size=28, files="mnist",
+    DatasetSpec("mnist", "MNIST", channels=1, channels_why="mnist is grey", files="mnist",
                 evaluator="mnist", class_names=DIGITS),
-    DatasetSpec("fashion-mnist", "Fashion-MNIST", channels=1, channels_why="fashion-mnist is grey", native_size=28,
+    DatasetSpec("fashion-mnist", "Fashion-MNIST", channels=1, channels_why="fashion-mnist is grey",
                 files="fashion-mnist", evaluator="fashion-mnist", class_names=FASHION_CLASSES),
     # the stacked digits are each judged by the MNIST classifier: 1000 modes, not one class per image;
     # VEEGAN / PacGAN count them over 26,000 samples
     DatasetSpec("stacked-mnist", "Stacked MNIST", channels=3, channels_why="stacked-mnist is three digits as RGB",
-                native_size=28, files="mnist", evaluator="mnist", modes=1000, default_samples=26_000),
+                files="mnist", evaluator="mnist", modes=1000, default_samples=26_000),
     DatasetSpec("folder", "image folder", folder=True),
     DatasetSpec("synthetic", "synthetic shapes"),
 )}
@@ -306,7 +311,11 @@ class TrainConfig:
             raise ConfigError(f"config file not found: {path}") from None
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:  # RecursionError: [[[[...]]]]
             raise ConfigError(f"{path} is not valid JSON: {e}") from None
-        cls.from_dict(data)  # the checks; the caller layers these keys over its own defaults
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a JSON object")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:  # the values are checked once, when the caller builds its config over these keys
+            raise ConfigError(f"unknown config key(s) in {path}: {', '.join(unknown)}")
         return data
 
 

@@ -6,6 +6,7 @@ run needs no data-loader state. At 28 px a PIL + DataLoader pipeline would cost 
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -16,7 +17,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .config import dataset_spec
+from .config import dataset_spec, project_path
+from .imaging import decode_image
 
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -82,10 +84,15 @@ def load_torchvision(name: str, root: str | Path, image_size: int, channels: int
         if not download:
             ds = None
         else:
+            made = _missing_folders(Path(root) / folder / "raw")
             try:
                 ds = cls(str(root), train=train, download=True)
             except Exception:  # offline: URLError, socket errors, HTTP errors
                 ds = None
+                # a failed download leaves no empty <root>/MNIST/raw behind, which would pass for the data
+                for path in made:
+                    with contextlib.suppress(OSError):
+                        path.rmdir()  # only if still empty
     if ds is None:
         raise DataError(missing_message(name, root, "and could not be downloaded (offline?)"))
     images = ds.data.unsqueeze(1)  # (N, 1, 28, 28) uint8
@@ -98,6 +105,15 @@ def missing_message(name: str, root: str | Path, why: str = "") -> str:
     expected = ", ".join(str(Path(root) / folder / "raw" / f) for f in files)
     return (f"{name} is not in {root}{' ' + why if why else ''}. Expected files: {expected}. Put them there, "
             f"or point --data-root at a folder that holds {folder}/raw/.")
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """path and its ancestors that do not exist yet, deepest first: what a download would create."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
 
 
 def torchvision_files_present(name: str, root: str | Path) -> bool:
@@ -126,28 +142,9 @@ def make_stacked_mnist(root: str | Path, image_size: int = 28, seed: int = 0, sp
     return ImageSet(images.contiguous(), "stacked-mnist", labels=labels)
 
 
-MAX_IMAGE_PIXELS = 50_000_000  # larger images are skipped: decoding one would cost gigabytes
-
-
 def _load_image(path: Path, image_size: int, channels: int) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:  # reads the header only: the size is known before any decoding
-        if im.width * im.height > MAX_IMAGE_PIXELS:
-            raise ValueError(f"{path}: {im.width}x{im.height} pixels, over {MAX_IMAGE_PIXELS:,}")
-        im.draft("RGB" if channels == 3 else "L", (image_size * 2, image_size * 2))  # JPEG: decode small
-        if im.mode.startswith("I"):  # 16/32-bit grey: convert() would clip to white, scale instead
-            im = Image.fromarray((np.asarray(im, dtype=np.float64) / 257).clip(0, 255).astype(np.uint8))
-        im = im.convert("L" if channels == 1 else "RGB")
-        # centre crop to a square, then resize
-        w, h = im.size
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        im = im.crop((left, top, left + side, top + side))
-        if side != image_size:
-            im = im.resize((image_size, image_size), Image.BICUBIC)
-        arr = np.asarray(im, dtype=np.uint8)
-    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+    """One training image, uint8 (C, H, W): imaging.decode_image, the one decoder uploads share."""
+    return decode_image(path, image_size, channels)
 
 
 def find_images(folder: str | Path) -> list[Path]:
@@ -302,19 +299,20 @@ def load_dataset(dataset: str, image_size: int, channels: int, data_root: str = 
     `split` "test" is MNIST-style sets' own test split, or a folder's hashed `holdout` share."""
     if dataset not in LOADERS:
         raise DataError(f"unknown dataset {dataset!r}; known: {', '.join(LOADERS)}")
+    # a config's relative paths are the project folder's, whichever folder this process runs in
+    data_root, image_folder = str(project_path(data_root)), str(project_path(image_folder)) if image_folder else ""
     return LOADERS[dataset](image_size, channels, data_root, image_folder, seed, split, holdout)
 
 
 CHECK_DECODES = 16  # images of a folder the pre-launch check tries, spread over the folder
 
 
-def check_source(cfg, base: str | Path | None = None) -> None:
+def check_source(cfg) -> None:
     """Fail fast, before a trainer is launched, on a data source that cannot work: MNIST-style
     files that are not there (nothing is downloaded here), an image folder that is missing, empty,
-    all held out, or whose images do not decode. Relative paths are taken from base (the trainer's
-    working folder), else from the current one."""
-    def where(path: str) -> Path:
-        return Path(base) / path if base is not None else Path(path)
+    all held out, or whose images do not decode. Relative paths are the project folder's, as the
+    trainer reads them (config.project_path)."""
+    where = project_path
 
     spec = dataset_spec(cfg.dataset)
     if spec.files and not torchvision_files_present(spec.files, where(cfg.data_root)):

@@ -1,8 +1,10 @@
-"""Images out: tensors to uint8, grids, nearest-neighbour upscaling, PNG and animated GIF bytes."""
+"""Images out (tensors to uint8, grids, nearest-neighbour upscaling, PNG and animated GIF bytes) and in
+(an image file decoded, cropped and resized to a model's input; an upload prepared and refused with a reason)."""
 from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,9 @@ from PIL import Image
 
 
 # what a file's suffix promises: every format a command here can write, by the suffixes that name it
-OUTPUT_FORMATS = {"PNG": (".png",), "GIF": (".gif",), "JSON": (".json",), "NPY": (".npy",)}
+# (media.ANIMATION_FORMATS names the animation ones: GIF, MP4, WEBP, APNG, ZIP)
+OUTPUT_FORMATS = {"PNG": (".png",), "GIF": (".gif",), "JSON": (".json",), "NPY": (".npy",), "MP4": (".mp4",),
+                  "WEBP": (".webp",), "APNG": (".apng",), "ZIP": (".zip",)}
 
 
 def output_format(path: str | Path, formats: tuple[str, ...], flag: str = "--out") -> str:
@@ -97,6 +101,134 @@ def gif_bytes(frames: list[np.ndarray] | np.ndarray, frame_ms: int = 80, loop: b
 def gif_frame_count(data: bytes) -> int:
     with Image.open(io.BytesIO(data)) as im:
         return getattr(im, "n_frames", 1)
+
+
+# --- images in: a file decoded, cropped and resized to a model's input -----------------------------
+
+MAX_IMAGE_PIXELS = 50_000_000  # larger images are refused from their header: decoding one costs gigabytes
+MAX_UPLOAD_BYTES = 50_000_000
+# what an upload may be: the formats a browser makes; PIL's rarer decoders are never reached with a stranger's file
+UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
+# how the files of UPLOAD_FORMATS begin: one that cannot be opened is damaged, not something else
+IMAGE_SIGNATURES = {"PNG": b"\x89PNG\r\n\x1a\n", "JPEG": b"\xff\xd8\xff", "WebP": b"RIFF", "GIF": b"GIF8", "BMP": b"BM"}
+MIN_CONTRAST = 8  # a prepared image whose values all lie within this of each other is blank (JPEG noise included)
+
+
+class ImageTooLarge(ValueError):
+    """An image whose header says it has more than MAX_IMAGE_PIXELS pixels: refused before decoding."""
+
+
+def decode_image(source, image_size: int, channels: int, upload: bool = False) -> np.ndarray:
+    """An image file (a path or a file object) as a model takes it: uint8 (C, H, W), 16-bit grey scaled
+    (convert() would clip it to white), centre-cropped to a square, resized (bicubic), grey or RGB.
+    The pixel count is checked on the header, before anything is decoded (ImageTooLarge).
+
+    upload=True is for a stranger's picture: only UPLOAD_FORMATS are opened, a phone photo is turned
+    upright (EXIF orientation), and transparency is laid over a background that contrasts with what
+    is drawn (see _flatten_alpha); training folders keep the plain conversion their caches hold."""
+    import warnings
+    from PIL import ImageOps
+    with warnings.catch_warnings():  # PIL warns from ~89 MP; the check below refuses from 50 MP
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        im = Image.open(source, formats=UPLOAD_FORMATS if upload else None)  # reads the header only
+    with im:
+        if im.width * im.height > MAX_IMAGE_PIXELS:
+            raise ImageTooLarge(f"{im.width} x {im.height} pixels ({im.width * im.height / 1e6:.0f} megapixels), "
+                                f"over the {MAX_IMAGE_PIXELS / 1e6:.0f} megapixel limit")
+        im.draft("RGB" if channels == 3 else "L", (image_size * 2, image_size * 2))  # JPEG: decode small
+        if upload:
+            im = ImageOps.exif_transpose(im)
+        if im.mode.startswith("I"):  # 16/32-bit grey: convert() would clip to white, scale instead
+            im = Image.fromarray((np.asarray(im, dtype=np.float64) / 257).clip(0, 255).astype(np.uint8))
+        has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+        if upload and has_alpha:
+            im = im.convert("RGBA")
+        else:
+            im = im.convert("L" if channels == 1 else "RGB")
+        # centre crop to a square, then resize
+        w, h = im.size
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        im = im.crop((left, top, left + side, top + side))
+        if side != image_size:
+            im = im.resize((image_size, image_size), Image.BICUBIC)
+        if im.mode == "RGBA":
+            im = _flatten_alpha(im).convert("L" if channels == 1 else "RGB")
+        arr = np.asarray(im, dtype=np.uint8)
+    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+def _flatten_alpha(im: Image.Image) -> Image.Image:
+    """An RGBA picture laid over white when what is drawn (its opaque part) is dark, else over black:
+    black strokes on a transparent canvas become black on white, white strokes white on black, so
+    neither vanishes into its background."""
+    rgba = np.asarray(im, dtype=np.float64)
+    alpha = rgba[..., 3] / 255
+    if alpha.min() >= 1:
+        return im.convert("RGB")
+    weight = alpha.sum()
+    drawn = (rgba[..., :3].mean(-1) * alpha).sum() / weight if weight > 0 else 0.0
+    background = 255.0 if drawn < 128 else 0.0
+    out = rgba[..., :3] * alpha[..., None] + background * (1 - alpha[..., None])
+    return Image.fromarray(out.round().clip(0, 255).astype(np.uint8), "RGB")
+
+
+@dataclass
+class PreparedImage:
+    """An upload made ready for a model: uint8 (H, W, C) at the model's size, and what was done to it."""
+
+    image: np.ndarray
+    notes: list[str]
+
+
+def border_level(image: np.ndarray) -> float:
+    """The median of an image's outermost pixels (uint8 (H, W, C)): its background, for digits and garments."""
+    edge = np.concatenate([image[0].ravel(), image[-1].ravel(), image[:, 0].ravel(), image[:, -1].ravel()])
+    return float(np.median(edge))
+
+
+def prepare_upload(data: bytes, image_size: int, channels: int, background: str | None = None,
+                   allow_blank: bool = False) -> PreparedImage:
+    """An uploaded picture (PNG, JPEG, WebP, GIF or BMP; any size or mode: CMYK, 16-bit, palette and
+    alpha are converted) as a model of image_size px and channels takes it: centre-cropped, resized,
+    grey or RGB. background "dark" (a model that draws light on dark: MNIST, Fashion-MNIST) or "light"
+    says what the model's images stand on: an upload whose border is the other way round is inverted
+    (a digit drawn black on white paper), and a note says so. ValueError, one line, for an empty file,
+    one that is not an image, a truncated or damaged one, one over MAX_IMAGE_PIXELS (refused from its
+    header, before it is decoded) and, unless allow_blank (D may score a plain colour), a blank one (every
+    pixel within MIN_CONTRAST of one value: nothing to invert)."""
+    if not data:
+        raise ValueError("the file is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"the file has {len(data) / 1e6:.0f} MB; an image here is at most "
+                         f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB")
+    from PIL import UnidentifiedImageError
+    try:
+        arr = decode_image(io.BytesIO(data), image_size, channels, upload=True)
+    except ImageTooLarge as e:
+        raise ValueError(f"too large to decode: {e}") from None
+    except Image.DecompressionBombError as e:  # past PIL's own limit (twice Image.MAX_IMAGE_PIXELS), in open()
+        raise ValueError(f"too large to decode: {str(e).split(',')[0]}") from None
+    except UnidentifiedImageError:
+        kind = next((name for name, sig in IMAGE_SIGNATURES.items() if data.startswith(sig)), None)
+        if kind:  # it begins as one of ours: cut short or damaged
+            raise ValueError(f"not an image this app can read: a truncated or damaged {kind} file") from None
+        raise ValueError(f"not an image this app can read ({', '.join(UPLOAD_FORMATS[:-1])} or "
+                         f"{UPLOAD_FORMATS[-1]})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:  # PIL's words for a cut-off or damaged file
+        raise ValueError(f"the image is truncated or damaged ({str(e).splitlines()[0][:80]})") from None
+    image = arr.transpose(1, 2, 0).copy()
+    low, high = int(image.min()), int(image.max())
+    if high - low < MIN_CONTRAST and not allow_blank:
+        raise ValueError(f"the image is blank: every pixel is {low}" + ("" if low == high else f" to {high}")
+                         + " of 255, nothing drawn")
+    notes = []
+    level = border_level(image)
+    if background is not None and (level > 127) != (background == "light"):
+        image = 255 - image
+        notes.append(f"inverted: this model draws on a {background} background, the picture's border was "
+                     f"{'light' if level > 127 else 'dark'}")
+    return PreparedImage(image, notes)
 
 
 def label_grid(grid: np.ndarray, row_labels: list[str], column_labels: list[str], pitch: int, offset: int = 0,

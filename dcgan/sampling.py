@@ -1,4 +1,4 @@
-"""Latent-space tools: seeds to z, lerp/slerp paths, one-component sweeps, and G(z) as images."""
+"""Latent-space tools: seeds to z, lerp/slerp paths, analogies, one-component sweeps, and G(z) as images."""
 from __future__ import annotations
 
 import numpy as np
@@ -92,6 +92,44 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, frames: int, method: str = "
         raise ValueError(f"method must be 'lerp' or 'slerp', not {method!r}")
     t = torch.linspace(0, 1, frames)
     return (slerp if method == "slerp" else lerp)(check_z(z0), check_z(z1, z0.numel()), t)
+
+
+MIN_LOOP_Z = 3  # a closed path through two z would only retrace its one arc: that is ping-pong
+
+
+def loop_path(zs, frames: int, method: str = "slerp") -> torch.Tensor:
+    """frames z vectors along the closed path zs[0] -> zs[1] -> ... -> zs[-1] -> zs[0], its start not
+    repeated at its end: the last frame is one step before frame 0, so played in a loop there is no
+    seam (no frame shown twice, no jump). Each leg gets the same share of the frames (frame i lies at
+    i * n / frames legs along), so every z of zs is a frame when frames is a multiple of n."""
+    n = len(zs)
+    if n < MIN_LOOP_Z:
+        raise ValueError(f"a seamless loop goes through {MIN_LOOP_Z} or more z, not {n} (for two, use ping-pong)")
+    if not n <= frames <= MAX_FRAMES:
+        raise ValueError(f"a loop through {n} z needs {n} to {MAX_FRAMES} frames, not {frames}")
+    if method not in ("lerp", "slerp"):
+        raise ValueError(f"method must be 'lerp' or 'slerp', not {method!r}")
+    first = check_z(zs[0])
+    zs = [first] + [check_z(z, first.numel()) for z in zs[1:]]
+    along = np.arange(frames) * n  # integer arithmetic: leg and fraction are exact, the seam step no different
+    leg, t = along // frames, torch.from_numpy((along % frames) / frames)
+    out = torch.empty(frames, zs[0].numel())
+    step = slerp if method == "slerp" else lerp
+    for j in range(n):
+        at = torch.from_numpy(leg == j)
+        if at.any():
+            out[at] = step(zs[j], zs[(j + 1) % n], t[at]).float()
+    return out
+
+
+def analogy(z_a, z_b, z_c) -> torch.Tensor:
+    """A : B :: C : ?, answered in z (ryanbloom/gan-explorer; the DCGAN paper's vector arithmetic):
+    z_C + (z_B - z_A), C moved the way A moves to B. Any three z of one length (seeds, inverted images,
+    a direction's ends), each checked by check_z, and so is the answer (it may be longer than a
+    typical z: three independent ones give about sqrt(3) times their norm)."""
+    a = check_z(z_a)
+    b, c = check_z(z_b, a.numel()), check_z(z_c, a.numel())
+    return check_z(c + (b - a))
 
 
 def sweep(z: torch.Tensor, components: list[int], values: list[float] | np.ndarray) -> torch.Tensor:

@@ -38,14 +38,15 @@ img { image-rendering: pixelated; image-rendering: crisp-edges; }
 
 
 def image_url(data: bytes) -> str:
-    """PNG or GIF bytes as a data: URL, which st.image passes to the browser as it is.
+    """PNG, GIF or WebP bytes as a data: URL, which st.image passes to the browser as it is.
 
     Bytes given to st.image are served as media files that Streamlit deletes when the next run of
     the script ends; a browser that asks for one after that (a slider dragged quickly, a loaded
     machine) gets a 404 and shows a broken image until the next change. A data: URL travels with
     the element, so the image shown is always the one the run drew.
     """
-    mime = "image/gif" if data[:4] == b"GIF8" else "image/png"
+    # an animated WebP says so in its header; an APNG is a PNG to the browser
+    mime = "image/gif" if data[:4] == b"GIF8" else "image/webp" if data[8:12] == b"WEBP" else "image/png"
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 

@@ -1,13 +1,16 @@
-"""Interpolate page: frames from one z to another, shown as a frame grid and an animated GIF."""
+"""Interpolate page: frames from one z to another, or a seamless loop through seeds, shown as a frame grid and
+an animation in the chosen format, downloaded with its session file; a session file loaded renders again."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
 from dcgan.analysis.semantics import MAX_REACH, direction_endpoints, saved_directions
+from dcgan.analysis.animation import SessionError, seed_list, session_animation
 from dcgan.analysis.views import interpolation
 from dcgan.sampling import MAX_FRAMES, z_from_seed
 from explorer.common import SEED_MAX, bounded_number, progress_callback, show_image
+from explorer.export_options import export_options, format_choice, kept, model_of, show_animation
 from explorer.models import load_generator
 
 st.title("Interpolate")
@@ -39,14 +42,27 @@ def endpoint(column, name: str, default_seed: int) -> np.ndarray | None:
         return latent_z
 
 
-mode = st.radio("Animate", ["between two z", "along a saved direction"], horizontal=True, key="interp_mode",
+MODES = ["between two z", "along a saved direction", "seamless loop through seeds"]
+mode = st.radio("Animate", MODES, horizontal=True, key="interp_mode",
                 help="along a direction: from z − a·d to z + a·d, a straight line through z, with a direction the "
-                     "Directions page (or `python -m dcgan directions`) saved with this run")
-along = None
-if mode == "between two z":
+                     "Directions page (or `python -m dcgan directions`) saved with this run. A seamless loop: "
+                     "slerp through every seed's z and back to the first, its last frame leading into the first")
+along = through = seeds = None
+if mode == MODES[0]:
     a, b = st.columns(2)
     z0 = endpoint(a, "Start", 0)
     z1 = endpoint(b, "End", 1)
+    sources = (st.session_state.get("interp_source_Start"), st.session_state.get("interp_source_End"))
+    if z0 is not None and z1 is not None and all(src in (None, SOURCES[0]) for src in sources):  # kept as seeds
+        seeds = [int(st.session_state.get(f"interp_seed_{n}", d)) for n, d in (("Start", 0), ("End", 1))]
+elif mode == MODES[2]:
+    text = st.text_input("Seeds", "0, 1, 2", key="interp_loop_seeds", help="3 or more, separated by commas")
+    try:
+        seeds = seed_list(text)
+    except ValueError as e:
+        st.error(str(e))
+        st.stop()
+    z0, z1, *through = [z_from_seed(s, G.z_dim)[0].numpy() for s in seeds]
 else:
     saved, problems = saved_directions(sel.run.path, G.z_dim)
     for why in problems.values():
@@ -74,56 +90,63 @@ def form_key(*parts) -> tuple:
     return tuple(p.tobytes() if isinstance(p, np.ndarray) else p for p in parts)
 
 
-current = form_key(*model_key, mode, along, z0, z1)
+current = form_key(*model_key, mode, along, z0, z1, *(through or []))
+format_choice("interp_format")
 
 with st.form("interp_form"):
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2 = st.columns(2)
     frames = bounded_number(c1, "Frames", 2, MAX_FRAMES, 64, key="interp_frames", step=1,
-                            help="images from start to end, both included.")
-    if along is None:
+                            help="images from start to end, both included (a loop: all the way round).")
+    if mode == MODES[0]:
         method = c2.radio("Path", ["slerp", "lerp"], horizontal=True, key="interp_method",
                           help="slerp follows the sphere Gaussian z vectors live on; lerp cuts through the middle")
     else:
-        method = "lerp"
-        c2.caption("Path: a straight line along the direction")
-    # browsers play GIF delays under 20 ms at 100 ms: 10 ms would be slower than 20
-    frame_ms = bounded_number(c3, "Frame duration (ms)", 20, 5000, 80, key="interp_frame_ms", step=10)
-    scale = bounded_number(c4, "Output scale", 1, 16, 6, key="interp_scale", step=1,
-                           help="nearest-neighbour upscaling of each frame.")
-    o1, o2, _ = st.columns([1, 1, 2])
-    loop = o1.checkbox("Loop", value=True)
-    pingpong = o2.checkbox("Ping-pong", value=False, help="play forward, then back")
+        method = "lerp" if along else "slerp"
+        c2.caption("Path: a straight line along the direction" if along else "Path: slerp, round the loop")
+    choice = export_options("interp", fps=12.5, scale=6)
     go = st.form_submit_button("Interpolate", type="primary")
+upload = st.file_uploader("Or load a session file (JSON)", type=["json"], key="interp_session",
+                          help="made with an animation below; it renders again with the model chosen in the sidebar, "
+                               "which must be the one it was made with")
 
-if go and None in (frames, frame_ms, scale):
+
+if go and (frames is None or choice is None):
     st.error("Fix the fields marked above, then interpolate again.")
 elif go and z0 is not None and z1 is not None:
     progress, bar = progress_callback("Rendering frames…")
     try:
-        result = interpolation(G, z0, z1, frames=int(frames), method=method, frame_ms=int(frame_ms), loop=loop,
-                               pingpong=pingpong, scale=int(scale), progress=progress)
-    except ValueError as e:  # too many frames x pixels for one GIF
+        result = interpolation(G, z0, z1, frames=int(frames), method=method, frame_ms=choice.frame_ms, loop=choice.loop,
+                               pingpong=choice.pingpong, scale=choice.scale, progress=progress, fmt=choice.fmt,
+                               through=through, seeds=seeds, model=model_of(sel))
+    except ValueError as e:  # too many frames x pixels for one file, fewer frames than seeds in a loop
         bar.empty()
         st.error(str(e))
         st.stop()
     bar.empty()
-    st.session_state["interp_result"] = {"frames": result.frame_count, "gif": result.gif, "made_from": current,
-                                         "grid_png": result.grid_png,
-                                         "method": method if along is None else f"along {along}",
-                                         "gif_frames": result.gif_frames}
+    st.session_state["interp_result"] = kept(result, current, method if along is None else f"along {along}")
+elif upload is not None and st.session_state.get("interp_result", {}).get("made_from") != ("session", upload.file_id):
+    try:
+        made = session_animation(upload.getvalue(), G, model_of(sel))
+        st.session_state["interp_result"] = kept(made, ("session", upload.file_id), "from the session file")
+    except SessionError as e:
+        st.error(f"This session cannot be rendered here: {e}")
 
 result = st.session_state.get("interp_result")
-if result and result.get("made_from") != current:
+loaded = upload is not None and result and result.get("made_from") == ("session", upload.file_id)
+if result and result.get("made_from") != current and not loaded:
     st.caption("The settings above changed since the last animation: press Interpolate to make theirs.")
 elif result:
     g1, g2 = st.columns(2, gap="large")
     with g1:
         st.subheader("Animation")
-        played = result.get("gif_frames", result["frames"])
+        played, fmt = result["played"], result["format"]
         back = f" ({result['frames']} forward, {played - result['frames']} back)" if played != result["frames"] else ""
-        show_image(result["gif"], caption=f"{played} GIF frames{back}, {result['method']}")
-        st.download_button("Download GIF", result["gif"], file_name="interpolation.gif", mime="image/gif",
-                           key="download_gif", on_click="ignore")
+        show_animation(result["data"], fmt, "interpolation", f"{played} {fmt} frames{back}, {result['method']}",
+                       key="download_animation", loop=result["loop"])
+        st.download_button("Download session file", result["session"], file_name="interpolation_session.json",
+                           mime="application/json", key="download_session", on_click="ignore",
+                           help="`python -m dcgan render interpolation_session.json` makes this file again, byte "
+                                "for byte; or load it above")
     with g2:
         st.subheader("Frames")
         show_image(result["grid_png"], caption="every frame, row by row")

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dcgan.analysis.views import progression_gif
+from dcgan.analysis.views import progression_animation
+from dcgan.media import LABEL
 from dcgan.evaluation.evaluate import collapse_warnings
 from explorer.charts import auto_window, discriminator_figure, loss_figure
 from explorer.quality_charts import coverage_figure, fid_figure
-from explorer.common import bounded_number, progress_callback, show_image, skipped_lines_note
+from explorer.common import progress_callback, show_image, skipped_lines_note
+from explorer.export_options import export_options, format_choice, show_animation
 from explorer.models import chosen_run
 
 PLAY_EVERY_S = 0.7
@@ -75,24 +77,24 @@ viewer()
 
 st.divider()
 st.subheader("Export the progression")
+fmt = format_choice("progress_format")
 with st.form("progress_gif_form"):
-    e1, e2 = st.columns(2)
-    frame_ms = bounded_number(e1, "Frame duration (ms)", 20, 5000, 200, key="progress_frame_ms", step=20)
-    scale = bounded_number(e2, "Scale", 1, 4, 1, key="progress_scale", step=1)
-    export = st.form_submit_button(f"Make GIF of all {len(steps)} snapshots", type="primary")
-if export and None in (frame_ms, scale):
-    st.error("Fix the fields marked above, then make the GIF again.")
+    choice = export_options("progress", fps=5.0, scale=1, max_scale=4)
+    export = st.form_submit_button(f"Make {LABEL[fmt]} of all {len(steps)} snapshots", type="primary")
+if export and choice is None:
+    st.error("Fix the fields marked above, then make the animation again.")
 elif export:
     progress, bar = progress_callback("Collecting snapshots…")
     try:
-        gif = progression_gif(run, frame_ms=int(frame_ms), scale=int(scale), progress=progress)
+        data = progression_animation(run, choice.fmt, choice.frame_ms, choice.scale, choice.loop, choice.pingpong,
+                                     progress=progress)
     except (OSError, ValueError) as e:
-        st.error(f"Cannot make the GIF: {e}")
+        st.error(f"Cannot make the animation: {e}")
     else:
-        st.session_state["progress_gif"] = {"run": run.name, "frames": len(steps), "gif": gif}
+        st.session_state["progress_gif"] = {"run": run.name, "frames": len(steps), "data": data, "format": choice.fmt,
+                                            "loop": choice.loop}
     bar.empty()
 made = st.session_state.get("progress_gif")
 if made and made["run"] == run.name:
-    show_image(made["gif"], caption=f"{made['frames']} snapshots")
-    st.download_button("Download progression GIF", made["gif"], file_name=f"{run.name}_progress.gif",
-                       mime="image/gif", key="download_progress_gif", on_click="ignore")
+    show_animation(made["data"], made["format"], f"{run.name}_progress", f"{made['frames']} snapshots",
+                   key="download_progress_gif", loop=made["loop"], what="progression")

@@ -11,23 +11,18 @@ number suggest a verdict.
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
-from ..config import PROJECT_ROOT
 from ..data import DataError
-from ..imaging import as_float_images, to_uint8
+from ..imaging import as_float_images, prepare_upload, to_uint8
 from ..runs.rundir import RunDir
 from ..sampling import generate_tensor
 
 REFERENCE_SIZE = 64  # images of each kind a score is ranked among
 REFERENCE_SEED = 0  # the reference is the same on every visit and in every test
-
-
 
 @dataclass
 class Realness:
@@ -35,7 +30,6 @@ class Realness:
 
     logits: np.ndarray  # (N,) float64
     probabilities: np.ndarray  # (N,) float64 in [0, 1]
-
 
 @torch.no_grad()
 def realness(D: torch.nn.Module, images: torch.Tensor, batch_size: int = 256,
@@ -60,7 +54,6 @@ def realness(D: torch.nn.Module, images: torch.Tensor, batch_size: int = 256,
         D.train(was_training)
     return Realness(logits.numpy(), torch.sigmoid(logits).numpy())
 
-
 @torch.no_grad()
 def generated_realness(D: torch.nn.Module, G: torch.nn.Module, z: torch.Tensor) -> tuple[np.ndarray, Realness]:
     """G(z) for each row of z (N, z_dim) as uint8 images (N, H, W, C), and D's view of each."""
@@ -68,25 +61,15 @@ def generated_realness(D: torch.nn.Module, G: torch.nn.Module, z: torch.Tensor) 
                                                                                G.image_size)
     return to_uint8(images), realness(D, images)
 
-
 def uint8_to_input(images: np.ndarray) -> torch.Tensor:
     """uint8 images (N, H, W, C) as D's input (N, C, H, W) in [-1, 1]."""
     return as_float_images(torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2))
 
-
 def image_from_upload(data: bytes, image_size: int, channels: int) -> np.ndarray:
-    """An uploaded picture (PNG, JPEG, ...) as D saw its training images: the image folder loader's own
-    decoding (16-bit grey scaled, centre crop, resize, grey or RGB); uint8 (1, H, W, C). ValueError
-    (one line) for a file that is not an image or is too large to decode."""
-    from ..data import _load_image
-    try:
-        arr = _load_image(io.BytesIO(data), image_size, channels)  # (C, H, W)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        raise ValueError("not an image this app can read (PNG, JPEG, GIF, BMP or WebP)") from None
-    except ValueError as e:  # over the loader's pixel limit: "<file>: W x H pixels, over N"
-        raise ValueError(f"too large to decode: {str(e).split(': ', 1)[-1]}") from None
-    return arr.transpose(1, 2, 0)[None].copy()  # a writable copy: the loader's array is a read-only view
-
+    """An uploaded picture (PNG, JPEG, ...) as D saw its training images: imaging.prepare_upload, the one
+    preparer inversion shares (16-bit grey scaled, centre crop, resize, grey or RGB); uint8 (1, H, W, C).
+    ValueError (one line) for a file that is not an image, is damaged or too large to decode."""
+    return prepare_upload(data, image_size, channels, allow_blank=True).image[None]
 
 @dataclass
 class Spread:
@@ -107,7 +90,6 @@ class Spread:
     def text(self) -> str:
         return f"{self.median:.3f} (middle half {self.low:.3f} to {self.high:.3f})"
 
-
 @dataclass
 class Standing:
     """One image's logit and where it ranks among the reference's real images and G's."""
@@ -123,7 +105,6 @@ class Standing:
         """ "higher than 12 of 64 real images and 40 of 64 of G's" """
         real = "" if self.above_real is None else f"{self.above_real} of {self.real_count} real images and "
         return f"higher than {real}{self.above_fake} of {self.fake_count} of G's"
-
 
 @dataclass
 class Reference:
@@ -169,20 +150,19 @@ class Reference:
                 "half. That is what a well-trained relativistic D looks like (it only compares pairs, and G "
                 "has caught up); its score says little about one image, so read where it ranks, not its size.")
 
-
-def _real_reference(run: RunDir, image_size: int, channels: int, size: int, seed: int) -> torch.Tensor:
-    """size held-out real images of a run (seeded choice), as D's input; DataError when its data is not here."""
+def held_out_images(run: RunDir, image_size: int, channels: int) -> torch.Tensor:
+    """A run's held-out real images (its test split), uint8 (N, C, H, W); DataError when its data is not here."""
     from ..evaluation.evaluate import real_images
     cfg = run.config_values()
     if not cfg:
         raise DataError("the run has no readable config to say what it was trained on")
-    # relative data paths as the trainer took them: from the project's folder
-    cfg.update(data_root=str(PROJECT_ROOT / cfg.get("data_root", "data")),
-               image_folder=str(PROJECT_ROOT / cfg["image_folder"]) if cfg.get("image_folder") else "")
-    images = real_images(cfg, "test", image_size, channels).images
+    return real_images(cfg, "test", image_size, channels).images
+
+def _real_reference(run: RunDir, image_size: int, channels: int, size: int, seed: int) -> torch.Tensor:
+    """size held-out real images of a run (seeded choice), as D's input; DataError when its data is not here."""
+    images = held_out_images(run, image_size, channels)
     pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:size]
     return as_float_images(images[pick])
-
 
 def reference(D: torch.nn.Module, G: torch.nn.Module, run: RunDir | None, size: int = REFERENCE_SIZE,
               seed: int = REFERENCE_SEED) -> Reference:
@@ -198,7 +178,6 @@ def reference(D: torch.nn.Module, G: torch.nn.Module, run: RunDir | None, size: 
         except (DataError, OSError, ValueError) as e:
             note = str(e).splitlines()[0]
     return Reference(fake_images, fake, real, note)
-
 
 def standings(D: torch.nn.Module, ref: Reference, images: np.ndarray) -> list[Standing]:
     """Where D ranks each uint8 image (N, H, W, C) among the reference's real images and G's."""

@@ -5,14 +5,15 @@ call the same functions.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
-from ..imaging import gif_bytes, label_grid, make_grid, png_bytes, upscale
-from ..sampling import check_z, generate, interpolate, sweep
+from ..imaging import label_grid, make_grid, png_bytes, upscale
+from ..media import animation_bytes
+from ..sampling import check_z, generate, sweep
+from .animation import MAX_MEGAPIXELS, Animation, ModelRef, animate
 from ..runs.files import npy_bytes
 from ..runs.rundir import RunDir
 
@@ -48,35 +49,27 @@ def sweep_grid(G: torch.nn.Module, z: torch.Tensor | np.ndarray, components: lis
                       pitch=(G.image_size + padding) * scale, offset=padding * scale, font_px=font_px)
 
 
-GIF_MAX_MEGAPIXELS = 200  # frames x upscaled pixels: beyond this a GIF is too big to make or to show
-
-
-@dataclass
-class Interpolation:
-    frame_count: int  # images from z0 to z1
-    gif: bytes
-    grid_png: bytes
-    gif_frames: int  # frames in the GIF: ping-pong plays them back too
+GIF_MAX_MEGAPIXELS = MAX_MEGAPIXELS  # frames x upscaled pixels: beyond this an animation is too big to make or to show
+Interpolation = Animation  # the file's bytes (.data, .gif for a GIF), its frame grid PNG, its session
 
 
 def interpolation(G: torch.nn.Module, z0, z1, frames: int = 64, method: str = "slerp", frame_ms: int = 80,
-                  loop: bool = True, pingpong: bool = False, scale: int = 4,
-                  progress: Progress | None = None) -> Interpolation:
-    """Frames from z0 to z1 (endpoints included), as a GIF and as a frame-grid PNG."""
-    megapixels = frames * (G.image_size * scale) ** 2 / 1e6
-    if megapixels > GIF_MAX_MEGAPIXELS:
-        raise ValueError(f"{frames} frames at {G.image_size * scale} px are {megapixels:.0f} megapixels; "
-                         f"keep frames x size^2 under {GIF_MAX_MEGAPIXELS} (fewer frames or a smaller scale)")
-    z0, z1 = check_z(z0, G.z_dim), check_z(z1, G.z_dim)
-    images = generate(G, interpolate(z0, z1, frames, method), batch_size=32, progress=progress)
-    gif = gif_bytes([upscale(im, scale) for im in images], frame_ms, loop=loop, pingpong=pingpong)
-    grid = make_grid(images, nrow=int(np.ceil(np.sqrt(frames))))
-    gif_frames = 2 * len(images) - 2 if pingpong and len(images) > 2 else len(images)
-    return Interpolation(len(images), gif, png_bytes(upscale(grid, max(1, scale // 2))), gif_frames)
+                  loop: bool = True, pingpong: bool = False, scale: int = 4, progress: Progress | None = None,
+                  fmt: str = "GIF", through: list | None = None, seeds: list[int] | None = None,
+                  model: ModelRef | None = None) -> Animation:
+    """Frames from z0 to z1 (endpoints included), or with through (more z's) the seamless loop
+    z0 -> z1 -> through... -> z0, as an animation file in fmt (GIF, MP4, WEBP, APNG, ZIP) and a
+    frame-grid PNG; with model, also its session file (seeds: the seeds of z0, z1, through...)."""
+    if through and method != "slerp":
+        raise ValueError(f"a seamless loop follows the sphere (slerp), not {method}")
+    zs = [z0, z1, *(through or [])]
+    return animate(G, zs, "loop" if through else method, frames, fmt, frame_ms, loop, pingpong, scale,
+                   seeds=seeds, model=model, progress=progress)
 
 
-def progression_gif(run: RunDir, frame_ms: int = 200, scale: int = 1, progress: Progress | None = None) -> bytes:
-    """Every snapshot grid of a run in step order as one GIF."""
+def progression_animation(run: RunDir, fmt: str = "GIF", frame_ms: int = 200, scale: int = 1, loop: bool = True,
+                          pingpong: bool = False, progress: Progress | None = None) -> bytes:
+    """Every snapshot grid of a run in step order as one animation file in fmt (media.ANIMATION_FORMATS)."""
     from PIL import Image
 
     steps = run.snapshot_steps()
@@ -86,10 +79,15 @@ def progression_gif(run: RunDir, frame_ms: int = 200, scale: int = 1, progress: 
     for i, step in enumerate(steps):
         with Image.open(run.grid_path(step)) as im:
             arr = np.asarray(im.convert("RGB" if im.mode not in ("L",) else "L"))
-        frames.append(upscale(arr[..., None] if arr.ndim == 2 else arr, scale))
+        frames.append(arr[..., None] if arr.ndim == 2 else arr)
         if progress:
             progress(i + 1, len(steps))
-    return gif_bytes(frames, frame_ms, loop=True)
+    return animation_bytes(frames, fmt, frame_ms, loop=loop, pingpong=pingpong, scale=scale)
+
+
+def progression_gif(run: RunDir, frame_ms: int = 200, scale: int = 1, progress: Progress | None = None) -> bytes:
+    """Every snapshot grid of a run in step order as one looping GIF."""
+    return progression_animation(run, "GIF", frame_ms, scale, progress=progress)
 
 
 Z_UPLOAD_MAX_BYTES = 1_000_000

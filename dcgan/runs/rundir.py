@@ -35,6 +35,16 @@ class RunFolderGone(OSError):
     the trainer stops and writes nothing more, so no half run appears where the old one was."""
 
 
+def file_sha256(path: Path) -> str:
+    """sha256 (hex) of a file's bytes, read in 1 MiB pieces (a 128 px generator is ~50 MB)."""
+    import hashlib
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for piece in iter(lambda: f.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
 def step_name(step: int) -> str:
     return f"{step:06d}"
 
@@ -67,15 +77,18 @@ class RunDir:
 
     @classmethod
     def at(cls, path: "str | Path | RunDir") -> "RunDir":
-        """The run at a path a user gave (a CLI argument, a core function's argument), opened through of():
-        its name checked and refused when it is a link out of the folder that holds it. A RunDir is
-        returned as it is."""
+        """The run at a path a user gave (a CLI argument, a core function's argument): any folder name (a
+        copy renamed by hand is still a run), refused, like of(), when its snapshots are a link out of the
+        folder that holds it. A RunDir is returned as it is."""
         if isinstance(path, RunDir):
             return path
         p = Path(path)
         if p.name in ("", ".", ".."):
             p = p.resolve()
-        return cls.of(p.parent, p.name)
+        run = cls(p)
+        if not run.contained_in(p.parent):
+            raise ConfigError(f"{p} is a link to a folder outside {p.parent}, or holds one: refused")
+        return run
 
     def contained_in(self, checkpoints: str | Path) -> bool:
         """Whether the run folder and its snapshots folder, links resolved, lie inside checkpoints."""
@@ -113,6 +126,45 @@ class RunDir:
             raise ValueError(f"bad directions method {method!r}")
         return self.path / f"directions_{method}.json"
 
+    # inversion: the reference errors of inverting G's own images and held-out real ones, per step
+    inversion_references_path = property(lambda self: self.path / "inversion_references.json")
+    latents_dir = property(lambda self: self.path / "latents")  # z's found by inversion, one JSON file each
+
+    def latent_path(self, name: str) -> Path:
+        """Where the run keeps one saved z (a name as a run's: letters, digits, '_', '-', '.')."""
+        if not isinstance(name, str) or not RUN_NAME_RE.match(name) or name in (".", ".."):
+            raise ValueError(f"bad name for a saved z {str(name)[:70]!r}: use 1-64 letters, digits, '_', '-' or "
+                             "'.', starting with a letter or digit")
+        return self.latents_dir / f"{name}.json"
+
+    def latents(self) -> Records:
+        """Every saved z (latents/<name>.json) as its JSON object with 'name' set from the file's name, by
+        name; a damaged, half-written or foreign file is left out and counted in .skipped."""
+        if not self.latents_dir.is_dir():
+            return Records()
+        found, skipped = [], 0
+        for p in sorted(self.latents_dir.glob("*.json")):
+            data = read_json(p) if RUN_NAME_RE.match(p.stem) else None
+            if data is None or not isinstance(data.get("z"), list):
+                skipped += 1
+                continue
+            found.append({**data, "name": p.stem})
+        return Records(found, skipped)
+
+    def write_latent(self, name: str, record: dict) -> Path:
+        """Save one z record as latents/<name>.json, atomically (a refresh or a kill loses nothing, leaves no half)."""
+        path = self.latent_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, record)
+        return path
+
+    def inversion_references(self) -> dict:
+        """inversion_references.json ({} when missing or damaged: the references are computed again)."""
+        return read_json(self.inversion_references_path) or {}
+
+    def write_inversion_references(self, data: dict) -> None:
+        atomic_write_json(self.inversion_references_path, data)
+
     def grid_path(self, step: int) -> Path:
         return self.snapshots_dir / f"grid_{step_name(step)}.png"
 
@@ -122,6 +174,12 @@ class RunDir:
     def weights_path(self, step: int | None) -> Path:
         """The file holding G's weights at a snapshot step, or the exported generator for None."""
         return self.generator_path if step is None else self.snapshot_weights_path(step)
+
+    def weights_sha256(self, step: int | None) -> str:
+        """The sha256 (hex) of the file holding G's weights at step (None: the exported generator): what
+        a session file names its model by, so a model retrained or replaced since is told apart.
+        FileNotFoundError when that step has no weights."""
+        return file_sha256(self.weights_path(step))
 
     # --- readers -------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -158,13 +216,17 @@ class RunDir:
         return step if is_step(step) else None
 
     def log_tail(self, max_bytes: int = 4096) -> str:
-        """The end of train.log ('' when there is none), decoded leniently: a crash's last words."""
+        """The whole lines of train.log's last max_bytes ('' when there is none), decoded leniently: a
+        crash's last words."""
         try:
             with open(self.log_path, "rb") as f:
-                f.seek(max(0, f.seek(0, os.SEEK_END) - max_bytes))
-                return f.read().decode("utf-8", "replace")
+                start = max(0, f.seek(0, os.SEEK_END) - max_bytes)
+                f.seek(start)
+                text = f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+        # begun mid-file, the first line is a fragment of one
+        return text.partition("\n")[2] if start > 0 else text
 
     def config_or_request(self) -> tuple[dict | None, str | None]:
         """config.json, or the request the app wrote before the trainer started, as read_json_object

@@ -97,7 +97,8 @@ def test_interpolation_makes_the_requested_number_of_frames(app_checkpoints):
     assert not at.exception and not errors(at)
     assert at.session_state["interp_result"]["frames"] == 10
     assert len(image_urls(at)) == 2  # the GIF and the frame grid
-    assert [b.label for b in at.get("download_button")] == ["Download GIF", "Download frame grid PNG"]
+    assert [b.label for b in at.get("download_button")] == ["Download GIF", "Download session file",
+                                                             "Download frame grid PNG"]
 
 
 def test_interpolation_from_the_latent_pages_z(app_checkpoints):

@@ -50,7 +50,7 @@ def one_line_error(result: tuple[int, str, str], *fragments: str) -> str:
 
 WRITERS = [  # (command and its arguments before the file, the flag naming the file, the format it writes)
     (["sample"], "--out", "PNG (.png)"),
-    (["interpolate"], "--out", "GIF (.gif)"),
+    # interpolate writes .gif .mp4 .webp .apng .zip: its refusals are in tests/cli/test_render.py
     (["sweep"], "--out", "PNG (.png)"),
     (["directions"], "--out", "JSON (.json)"),
     (["directions"], "--strip", "PNG (.png)"),

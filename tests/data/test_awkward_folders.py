@@ -14,7 +14,8 @@ from PIL import Image
 
 import faultkit
 from faultkit import cli_out, one_line_error
-from dcgan.data import MAX_IMAGE_PIXELS, DataError, load_folder
+from dcgan.data import DataError, load_folder
+from dcgan.imaging import MAX_IMAGE_PIXELS
 
 
 def big_png(path: Path, width: int, height: int) -> None:
