@@ -21,6 +21,7 @@ pages = [
     st.Page("explorer/latent.py", title="Latent", icon=":material/tune:", url_path="latent-space", default=True),
     st.Page("explorer/interpolate.py", title="Interpolate", icon=":material/animation:", url_path="interpolate"),
     st.Page("explorer/directions.py", title="Directions", icon=":material/explore:", url_path="directions"),
+    st.Page("explorer/invert.py", title="Invert", icon=":material/draw:", url_path="invert"),
     st.Page("explorer/latent.py", title="Latent", icon=":material/tune:", url_path="latent", visibility="hidden"),
 ]
 page = st.navigation(pages)

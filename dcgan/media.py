@@ -121,13 +121,57 @@ def _gif(frames, frame_ms, loop):
     return gif_bytes(frames, frame_ms, loop=loop)
 
 
+class ExportError(OSError):
+    """An animation the encoder could not finish (its temporary file's disk full, ffmpeg failed): no bytes
+    are returned, so nothing half-made is saved or offered."""
+
+    def __str__(self) -> str:
+        return self.strerror  # the sentence alone, as WriteError's: no "[Errno 28]" before it
+
+
 def _mp4(frames, frame_ms, loop):
     import imageio.v3 as iio
     stack = np.stack([even(rgb(f)) for f in frames])
     # the rate as a fraction (80 ms -> 25/2 fps), so a frame lasts exactly frame_ms in the file
-    return iio.imwrite("<bytes>", stack, extension=".mp4", plugin="FFMPEG", fps=Fraction(1000, frame_ms),
+    data = iio.imwrite("<bytes>", stack, extension=".mp4", plugin="FFMPEG", fps=Fraction(1000, frame_ms),
                        codec="libx264", quality=None, pixelformat="yuv420p", macro_block_size=1,
                        output_params=list(MP4_PARAMS), ffmpeg_log_level="error")
+    if not mp4_complete(data):
+        raise _mp4_failed(len(data))
+    return data
+
+
+def mp4_complete(data: bytes) -> bool:
+    """Whether data is a whole MP4: top-level boxes that end exactly at its end, with the movie's index
+    (moov) and its frames (mdat). imageio reads back ffmpeg's temporary file without asking how ffmpeg
+    ended, so a disk that fills up mid-encode gives a cut-off file (measured: 64 KiB of a tmpfs of 64
+    KiB, "No space left on device" on ffmpeg's stderr, no exception); a cut falls inside a box."""
+    at, seen = 0, set()
+    while at + 8 <= len(data):
+        size, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+        if size == 1 and at + 16 <= len(data):  # a 64-bit size follows the type
+            size = int.from_bytes(data[at + 8:at + 16], "big")
+        if size < 8:  # 0 (to the end of the file) is never written by ffmpeg's mp4 muxer; < 8 is no box
+            return False
+        seen.add(kind)
+        at += size
+    return at == len(data) and {b"moov", b"mdat"} <= seen
+
+
+def _mp4_failed(size: int) -> ExportError:
+    import errno
+    import shutil
+    import tempfile
+    where = tempfile.gettempdir()
+    try:
+        full = shutil.disk_usage(where).free < 16 * 2**20
+    except OSError:
+        full = False
+    code = errno.ENOSPC if full else errno.EIO
+    why = f"the disk of the temporary folder {where} is full" if full else \
+        "ffmpeg stopped before the end of the file"
+    return ExportError(code, f"the MP4 could not be made: the encoder left an incomplete file ({size:,} bytes); "
+                             f"{why}. Nothing was saved")
 
 
 def _webp(frames, frame_ms, loop):

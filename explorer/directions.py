@@ -13,7 +13,10 @@ from dcgan.analysis.semantics import (METHOD_LABELS, classifier_note, find_direc
                                      save_run_directions, saved_directions, weights_step)
 from dcgan.analysis.sensitivity import heatmap, heatmap_image
 from dcgan.analysis.views import render_z
+from dcgan.analysis.line_animations import direction_animation
 from explorer.critic_view import critic_section
+from explorer.export_options import model_of
+from explorer.line_export import file_stem, line_export
 from explorer.common import SEED_MAX, bounded_number, progress_callback, show_image
 from explorer.models import load_generator
 from explorer.sidebar import step_text
@@ -134,6 +137,11 @@ if directions is not None:
     frames = strip(G, z0, vector, -reach, reach, STRIP_COLUMNS)
     show_image(upscale(make_grid(frames, nrow=STRIP_COLUMNS), max(1, round(100 / G.image_size))),
                caption=f"{directions.names[pick]} from −{reach:g} to +{reach:g}, the start z in the middle")
+    line_export("dir_anim", "Animate the strip: GIF, MP4, WebP, APNG or ZIP, with its session file",
+                (str(run.path), sel.step, np.asarray(z0, np.float32).tobytes(), np.asarray(vector).tobytes(), reach),
+                lambda n, c, progress: direction_animation(G, z0, vector, reach, n, c.fmt, c.frame_ms, c.loop,
+                                                           c.pingpong, c.scale, model_of(sel), progress),
+                file_stem(run.name, directions.names[pick]))
 
 # --- the discriminator's view ------------------------------------------------------------------------
 critic_section(sel, G, drawn if directions is not None else None, scale)

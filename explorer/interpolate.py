@@ -118,7 +118,7 @@ elif go and z0 is not None and z1 is not None:
         result = interpolation(G, z0, z1, frames=int(frames), method=method, frame_ms=choice.frame_ms, loop=choice.loop,
                                pingpong=choice.pingpong, scale=choice.scale, progress=progress, fmt=choice.fmt,
                                through=through, seeds=seeds, model=model_of(sel))
-    except ValueError as e:  # too many frames x pixels for one file, fewer frames than seeds in a loop
+    except (ValueError, OSError) as e:  # too many frames x pixels, fewer frames than seeds; the MP4 encoder's disk full
         bar.empty()
         st.error(str(e))
         st.stop()

@@ -151,4 +151,4 @@ with right:
                 cols[j % SLIDER_COLUMNS].slider(
                     f"z[{i}]", -Z_LIMIT, Z_LIMIT, step=0.05, key=f"z_{i}", on_change=slider_moved, args=(i,))
 
-sweep_section(G, z, model_key)
+sweep_section(G, z, model_key, sel)

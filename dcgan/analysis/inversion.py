@@ -44,6 +44,7 @@ REFERENCE_SEED = 0
 REFERENCES_VERSION = 1
 MAX_STARTS = 64
 MAX_STEPS = 5000
+MAX_FEATURE_WEIGHT = 10.0  # the feature error is scale-free (about 1 for unrelated images): past 10 pixels no longer count
 
 
 @dataclass
@@ -88,6 +89,26 @@ def _features(classifier: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     if x.shape[-1] != size:
         x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return classifier.features(x)
+
+
+def feature_classifier(run: RunDir) -> torch.nn.Module:
+    """The evaluator's classifier that judges a run (MNIST's, Fashion-MNIST's, a labelled folder's such as
+    the faces' smiling), whose features the feature term compares; ValueError, one line, when the run's
+    dataset has none (synthetic shapes, Stacked MNIST, an unlabelled folder, a folder not on this machine)."""
+    from ..config import DATASET_SPECS
+    from ..evaluation.classifier import evaluator_for, load_classifier, run_evaluation_problem, run_folder_classes
+    from ..runs.checkpoint import CheckpointError
+    values = run.config_values()
+    spec = DATASET_SPECS.get(values.get("dataset"))
+    problem = run_evaluation_problem(run) if values else "it has no config naming its dataset (a bare generator)"
+    if problem is None and not spec.per_image_class:  # Stacked MNIST: three digits an image, no one class
+        problem = f"the {spec.label} classifier judges each channel, not the image"
+    if problem is None:
+        try:
+            return load_classifier(evaluator_for(values.get("dataset"), tuple(run_folder_classes(values) or ())))
+        except CheckpointError as e:
+            problem = str(e).splitlines()[0]
+    raise ValueError(f"the classifier-feature term needs the evaluator's classifier for this run: {problem}")
 
 
 def invert_batch(G: torch.nn.Module, targets: torch.Tensor, starts: int = DEFAULT_STARTS, steps: int = DEFAULT_STEPS,
@@ -201,6 +222,18 @@ def held_out_image(run: RunDir, index: int, image_size: int, channels: int) -> n
     return images[index].permute(1, 2, 0).numpy().copy()
 
 
+def random_held_out(run: RunDir, image_size: int, channels: int, seed: int | None = None) -> tuple[int, np.ndarray]:
+    """A real held-out image of the run picked at random (seeded when seed is given): (its index, uint8
+    (H, W, C)), the index being what `python -m dcgan invert --test-image` takes; DataError when the
+    data is not here."""
+    from .critic import held_out_images
+    images = held_out_images(run, image_size, channels)
+    if len(images) == 0:
+        raise ValueError("the run has no held-out images")
+    index = int(np.random.default_rng(seed).integers(len(images)))
+    return index, images[index].permute(1, 2, 0).numpy().copy()
+
+
 # --- references: what an error means for this model ------------------------------------------------
 
 @dataclass
@@ -285,6 +318,14 @@ def latent_record(result: Inversion, source: str, step: int | None) -> dict:
 def save_latent(run: RunDir, name: str, record: dict) -> str:
     """Keep a found z with the run as latents/<name>.json (atomic); returns the path as text."""
     return str(run.write_latent(name, record))
+
+
+def free_latent_name(run: RunDir, stem: str) -> str:
+    """The first of stem-1, stem-2, ... not yet saved with the run (a new z never overwrites an old one)."""
+    number = 1
+    while run.latent_path(f"{stem}-{number}").exists():  # a damaged file counts too: it is not overwritten
+        number += 1
+    return f"{stem}-{number}"
 
 
 def saved_latents(run: RunDir, z_dim: int) -> tuple[dict[str, np.ndarray], int]:

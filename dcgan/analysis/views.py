@@ -25,6 +25,14 @@ def render_z(G: torch.nn.Module, z: torch.Tensor | np.ndarray, scale: int = 8) -
     return upscale(generate(G, check_z(z, G.z_dim).view(1, -1))[0], scale)
 
 
+def analogy_view(G: torch.nn.Module, z_a, z_b, z_c, scale: int = 4) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A : B :: C : ? (sampling.analogy): the answer's z and the four images A, B, C and ?, upscaled."""
+    from ..sampling import analogy
+    z_d = analogy(z_a, z_b, z_c)
+    zs = torch.stack([check_z(z, G.z_dim) for z in (z_a, z_b, z_c)] + [z_d.view(-1)])
+    return z_d.numpy(), [upscale(image, scale) for image in generate(G, zs)]
+
+
 LABEL_PX = 14  # a sweep's row and column labels as they read on screen
 
 
