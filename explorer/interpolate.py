@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from dcgan.analysis.semantics import MAX_REACH, direction_endpoints, saved_directions
-from dcgan.analysis.animation import SessionError, seed_list, session_animation
+from dcgan.analysis.animation import MAX_SESSION_BYTES, SessionError, seed_list, session_animation
 from dcgan.analysis.views import interpolation
 from dcgan.sampling import MAX_FRAMES, z_from_seed
 from explorer.common import SEED_MAX, bounded_number, progress_callback, show_image
@@ -106,8 +106,9 @@ with st.form("interp_form"):
     choice = export_options("interp", fps=12.5, scale=6)
     go = st.form_submit_button("Interpolate", type="primary")
 upload = st.file_uploader("Or load a session file (JSON)", type=["json"], key="interp_session",
-                          help="made with an animation below; it renders again with the model chosen in the sidebar, "
-                               "which must be the one it was made with")
+                          max_upload_size=2,  # MB: what the uploader says is the app's own limit (MAX_SESSION_BYTES)
+                          help=f"made with an animation below; it renders again with the model chosen in the sidebar, "
+                               f"which must be the one it was made with; at most {MAX_SESSION_BYTES:,} bytes")
 
 
 if go and (frames is None or choice is None):

@@ -17,3 +17,12 @@ def skip_module_without_browser() -> None:
         pytest.fail(f"{why} and DCGAN_REQUIRE_BROWSER=1", pytrace=False)
     if why:
         pytest.skip(why, allow_module_level=True)
+
+
+def wait_for_run_end(page) -> None:
+    """Until the script run ends, elements of the last run stand where this run's own will be (marked
+    stale); a key press or click on one of those (a slider of another view, a button pressed while the
+    canvas's last stroke is still being processed) is lost when the run replaces it."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-stale=\"true\"]') && !document.querySelector("
+        "'[data-testid=stStatusWidgetRunningIcon], [data-testid=stStatusWidgetRunningManIcon]')")

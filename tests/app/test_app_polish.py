@@ -71,3 +71,12 @@ def test_start_from_is_offered_only_when_there_is_a_choice(app_checkpoints):
     at.session_state["latent_z"] = np.zeros(16, dtype=np.float32)  # as the Latent page leaves it for this model
     at.run()
     assert at.radio(key="dir_source").options == ["the Latent page's z", "a seed"]
+
+
+def test_every_uploader_says_the_limit_the_app_applies(app_checkpoints):
+    # Streamlit's "200MB per file" is the server's cap; each uploader but the generator import says its own
+    from dcgan.analysis.animation import MAX_SESSION_BYTES
+    at = open_app("interpolate")
+    session = [e for e in at.get("file_uploader") if e.proto.label.startswith("Or load a session")][0]
+    assert session.proto.max_upload_size_mb == 2 and MAX_SESSION_BYTES <= 2 * 2 ** 20
+    assert f"{MAX_SESSION_BYTES:,} bytes" in session.proto.help

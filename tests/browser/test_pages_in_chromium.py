@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from appkit import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, skip_module_without_browser, streamlit_server
+from appkit import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, skip_module_without_browser, streamlit_server, wait_for_run_end
 from playwright import sync_api  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -109,14 +109,6 @@ def wait_src_change(page, before: str, timeout_ms: int = UI_TIMEOUT_MS) -> str:
         " return i && i.getAttribute('src') !== before && i.complete && i.naturalWidth > 0; }",
         arg=before, timeout=timeout_ms)
     return first_image_src(page)
-
-
-def wait_for_run_end(page) -> None:
-    """Until the script run ends, elements of the last run stand where this run's own will be (marked
-    stale); a key press on one of those, a slider of another view, is lost when the run removes it."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-stale=\"true\"]') && !document.querySelector("
-        "'[data-testid=stStatusWidgetRunningIcon], [data-testid=stStatusWidgetRunningManIcon]')")
 
 
 def move_slider_until_image_changes(page, index: int, key: str, presses: int = 10) -> str:
