@@ -18,7 +18,7 @@ from explorer.critic_view import critic_section
 from explorer.export_options import model_of
 from explorer.line_export import file_stem, line_export
 from explorer.common import SEED_MAX, bounded_number, progress_callback, show_image
-from explorer.models import load_generator
+from explorer.models import chosen_generator, display_scale
 from explorer.sidebar import step_text
 
 AMOUNT_LIMIT = 8.0  # |z| of a typical z is about sqrt(z_dim) = 10: 8 is a long way, still on the shell
@@ -27,12 +27,9 @@ STRIP_COLUMNS = 9
 st.title("Directions")
 st.caption("What did the model learn? Move the current z along directions that mean something, see where in "
            "the image a direction acts, and ask the discriminator what it believes.")
-sel = st.session_state["selection"]
-G = load_generator(sel)
-if G is None:
-    st.stop()
+sel, G = chosen_generator()
 run = sel.run
-scale = max(2, 280 // G.image_size)
+scale = display_scale(G)
 
 # --- the z the directions start from ---------------------------------------------------------------
 latent_z = st.session_state.get("latent_z")

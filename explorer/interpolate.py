@@ -11,13 +11,10 @@ from dcgan.analysis.views import interpolation
 from dcgan.sampling import MAX_FRAMES, z_from_seed
 from explorer.common import SEED_MAX, bounded_number, progress_callback, show_image
 from explorer.export_options import export_options, format_choice, kept, model_of, show_animation
-from explorer.models import load_generator
+from explorer.models import chosen_generator
 
 st.title("Interpolate")
-sel = st.session_state["selection"]
-G = load_generator(sel)
-if G is None:
-    st.stop()
+sel, G = chosen_generator()
 model_key = (str(sel.run.path), sel.step)
 
 latent_z = st.session_state.get("latent_z")

@@ -12,18 +12,15 @@ from explorer.common import bounded_number, show_image
 from explorer.invert_links import saved_section
 from explorer.invert_search import collect, show_result, start, watch
 from explorer.invert_target import target_section
-from explorer.models import load_generator
+from explorer.models import chosen_generator, display_scale
 from explorer.sidebar import step_text
 
 st.title("Invert")
 st.caption("Bring your own picture into the latent space: the search finds the z whose G(z) looks most like it "
            "(Adam over z from several starts, z kept at the typical length; see docs/inversion.md).")
-sel = st.session_state["selection"]
-G = load_generator(sel)
-if G is None:
-    st.stop()
+sel, G = chosen_generator()
 run = sel.run
-scale = max(2, 280 // G.image_size)
+scale = display_scale(G)
 if st.session_state.get("inv_model") != (str(run.path), sel.step):
     # another model: the last result and test image were found with the old one
     st.session_state["inv_model"] = (str(run.path), sel.step)

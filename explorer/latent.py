@@ -10,7 +10,7 @@ from dcgan.sampling import z_from_seed
 from dcgan.analysis.sensitivity import heatmap, heatmap_image, sensitivity, sensitivity_order
 from explorer.quality_charts import sensitivity_figure
 from explorer.common import SEED_MAX, bounded_number, show_image
-from explorer.models import load_generator
+from explorer.models import chosen_generator
 from explorer.sidebar import step_text
 from explorer.sweep_view import sweep_section
 
@@ -20,10 +20,7 @@ SLIDER_COLUMNS = 4
 IMAGE_SCALE = 10
 
 st.title("Latent space")
-sel = st.session_state["selection"]
-G = load_generator(sel)
-if G is None:
-    st.stop()
+sel, G = chosen_generator()
 z_dim = G.z_dim
 model_key = (str(sel.run.path), sel.step)
 

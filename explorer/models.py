@@ -47,3 +47,21 @@ def load_generator(sel: Selection):
     except CheckpointError as e:
         st.error(f"Cannot load the generator of run **{sel.run.name}**: {e}")
     return None
+
+
+DISPLAY_PX = 280  # a generated image is shown about this wide: 28 px at 10x, 64 px at 4x
+
+
+def chosen_generator():
+    """(the sidebar's Selection, its generator) for a page that shows G's images; the page stops, with the
+    reason shown, when there is none to load."""
+    sel = st.session_state["selection"]
+    G = load_generator(sel)
+    if G is None:
+        st.stop()
+    return sel, G
+
+
+def display_scale(G) -> int:
+    """The integer upscaling that shows G's images about DISPLAY_PX wide (at least 2x)."""
+    return max(2, DISPLAY_PX // G.image_size)
