@@ -10,7 +10,7 @@ from dcgan.imaging import upscale
 from explorer.analogy_view import analogy_section
 from explorer.common import bounded_number, show_image
 from explorer.invert_links import saved_section
-from explorer.invert_search import collect, show_result, start, watch
+from explorer.invert_search import collect, request_search, show_result, start, watch
 from explorer.invert_target import target_section
 from explorer.models import chosen_generator, display_scale
 from explorer.sidebar import step_text
@@ -44,8 +44,11 @@ with right:
         steps = bounded_number(c2, "Steps", 1, MAX_STEPS, DEFAULT_STEPS, key="inv_steps", step=1,
                                help="Adam steps; the references use the defaults")
     running = collect()
-    if st.button("Invert", type="primary", key="inv_go", disabled=target is None or running or None in (starts, steps),
-                 help=f"search z for {run.name} · {step_text(run, sel.step)}"):
+    # the press is kept by a callback, not read off the button's return: the canvas sends its last stroke on its
+    # own schedule, and a press that lands in that rerun came back False there (seen in the browser test)
+    st.button("Invert", type="primary", key="inv_go", disabled=target is None or running or None in (starts, steps),
+              help=f"search z for {run.name} · {step_text(run, sel.step)}", on_click=request_search)
+    if st.session_state.pop("inv_requested", False) and target is not None and not running and None not in (starts, steps):
         start(G, target, run, sel.step_number, int(starts), int(steps))
     watch()
     show_result(scale)

@@ -61,6 +61,11 @@ class SearchJob:
             self.finished = True
 
 
+def request_search() -> None:
+    """The Invert button's callback: the press, kept for the script run that follows it."""
+    st.session_state["inv_requested"] = True
+
+
 def start(G, target: dict, run, step: int | None, starts: int, steps: int) -> None:
     """Start a search for target (a dict: image, source, kind) unless one is running."""
     job = st.session_state.get("inv_job")

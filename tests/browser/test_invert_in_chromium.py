@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appkit import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, skip_module_without_browser, streamlit_server, wait_for_run_end
+from appkit import CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, skip_module_without_browser, streamlit_server
 from playwright import sync_api  # noqa: E402
 
 from dcgan.media import read_animation
@@ -76,7 +76,7 @@ def draw(page, strokes: list[list[tuple[float, float]]]) -> None:
 
 def invert_and_wait(page) -> str:
     page.get_by_text("the target as the model takes it").wait_for()
-    wait_for_run_end(page)  # the last stroke's run: a click during it is lost with the button it replaces
+    # pressed at once, as a user does, while the last stroke's run may still be going: the press must hold
     page.get_by_role("button", name="Invert", exact=True).click()
     found = page.get_by_text("Reconstruction error")
     found.wait_for(timeout=SEARCH_TIMEOUT_MS)
