@@ -6,12 +6,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from dcgan.config import ConfigError, TrainConfig
+from dcgan.config import PROJECT_ROOT, ConfigError, TrainConfig
 from dcgan.data import DataError, default_data_root
 from dcgan.presets import PRESETS, RECIPES, preset_summary, preset_values
 from dcgan.training.launch import start_training
 from explorer.config_form import config_form, config_from_form, fill
-from explorer.sidebar import PROJECT_ROOT
 
 NO_PRESET = "(none)"
 OPEN_KEY = "train_new_run_open"  # the expander's open state, which Start closes

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from dcgan.config import PROJECT_ROOT
 from dcgan.runs.rundir import ACTIVE_STATES, RunDir, list_runs, state_label
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RUN = "mnist"
 FINAL = "final"  # the step choice that means generator.safetensors
 # set by a page that deleted a run itself, and already said so: the sidebar then does not say it again
