@@ -5,9 +5,13 @@ import math
 import os
 import platform
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 
 import torch
+
+from dcgan.training.step import fast_bf16
+
 
 def images_per_s(records: list[dict], batch_size: int) -> float:
     """Training images/s from the first to the last of these consecutive metrics.jsonl records, by
@@ -39,7 +43,7 @@ class Target:
 class Row:
     part: str  # throughput, latency, app, coldstart
     name: str
-    value: float
+    value: float | None  # None: not measured, and detail says why
     unit: str
     baseline: float | None = None  # the figure value is divided by, in the same unit
     baseline_name: str = ""
@@ -49,11 +53,11 @@ class Row:
 
     @property
     def ratio(self) -> float | None:
-        return self.value / self.baseline if self.baseline else None
+        return self.value / self.baseline if self.baseline and self.value is not None else None
 
     @property
     def passed(self) -> bool | None:
-        if self.target is None:
+        if self.target is None or self.value is None:
             return None
         checked = self.ratio if self.baseline is not None else self.value
         return checked is not None and math.isfinite(checked) and self.target.met(checked)
@@ -67,8 +71,8 @@ class Row:
             against = f"{against}, target {bound}" if against else f"target {bound}"
         ratio = f"{self.ratio:.2f}×" if self.ratio is not None else ""
         verdict = {True: "pass", False: "MISS", None: ""}[self.passed]
-        return [self.part, self.name, f"{fmt(self.value, self.unit)} {self.unit}", against, ratio, verdict,
-                self.detail]
+        figure = "—" if self.value is None else f"{fmt(self.value, self.unit)} {self.unit}"
+        return [self.part, self.name, figure, against, ratio, verdict, self.detail]
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -111,6 +115,8 @@ def machine() -> dict:
     import torchvision
     return {
         "cpu": cpu_model(),
+        # what the recipes' precision "auto" asks of a CPU before it picks bf16
+        "amx": fast_bf16("cpu"),
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "torch": torch.__version__,
@@ -119,14 +125,16 @@ def machine() -> dict:
         "torch_interop_threads": torch.get_num_interop_threads(),
         "python": platform.python_version(),
         "loadavg_at_start": list(os.getloadavg()),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
     }
 
 
 def machine_text(info: dict) -> str:
-    return (f"machine: {info['cpu']}, {info['cores']} cores ({info['cores_usable']} usable); "
+    return (f"machine: {info['cpu']}, {info['cores']} cores ({info['cores_usable']} usable), "
+            f"{'AMX: precision auto = bf16' if info['amx'] else 'no AMX: precision auto = fp32'}; "
             f"torch {info['torch']}, torchvision {info['torchvision']}, {info['torch_threads']} intra-op / "
             f"{info['torch_interop_threads']} inter-op threads; Python {info['python']}; load average at start "
-            f"{' '.join(f'{x:.2f}' for x in info['loadavg_at_start'])}")
+            f"{' '.join(f'{x:.2f}' for x in info['loadavg_at_start'])}; {info['date']}")
 
 
 def progress(message: str) -> None:

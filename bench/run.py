@@ -9,11 +9,14 @@ Parts (`--parts`, all by default):
 - throughput: training images/s end to end on MNIST (from --data-root, ../shared/datasets by
   default; synthetic shapes, with a notice, when it is absent) for the 28 px MNIST model and the
   64 px DCGAN (z 100, widths 64, grey) at batch 64 and 128. Three ways each, interleaved round by
-  round (`--rounds`, the best round reported): a pytorch/examples dcgan/main.py-style loop
-  (reference), the project's trainer dcgan.training.loop.train with its metrics, status, snapshots and
-  checkpoints (ours), and dcgan.training.step.train_step alone on an in-memory batch (bare). Ours is held
-  to >= 0.95x bare and >= 1.5x the reference. Every window holds one fixed-z grid save in both
-  ours and the reference (snapshot_every = the window's step count; see bench/throughput.py).
+  round (`--rounds`, the best round reported): the real pytorch/examples dcgan/main.py, unmodified,
+  run from --reference as a subprocess and timed by its per-step lines (reference; fp32; skipped with
+  the reason when it or MNIST is absent, and at 28 px it stops with its own error: its nets are
+  64x64 only), the project's trainer dcgan.training.loop.train with its metrics, status, snapshots and
+  checkpoints (ours), and dcgan.training.step.train_step alone on an in-memory batch (bare); ours and
+  bare at fp32 and at the recipes' precision auto (the same as fp32 on a CPU without AMX: then it is
+  not run twice). Ours is held to >= 0.95x bare and >= 1.5x the reference. No window holds a
+  periodic grid save (main.py saves after iterations 0, 100, ...; see bench/throughput.py).
 - latency: median and p95 of render_z (one image), a 12x12 sweep_grid and a 64-frame
   interpolation GIF at about 256 px, on checkpoints/mnist (28 px) and checkpoints/faces (64 px),
   loaded as the app loads them. 200 calls each, fewer for slow calls (the row says how many).
@@ -42,6 +45,8 @@ from bench import browser, latency, throughput
 from bench.report import Row, machine, machine_text, progress, table
 
 ROOT = Path(__file__).resolve().parent.parent
+# BSD-3, kept outside the project and run from there: never copied into it
+REFERENCE = ROOT.parent / "shared" / "reference" / "pytorch_examples_dcgan" / "main.py"
 
 PARTS = ("throughput", "latency", "app", "coldstart")
 # the full run and --quick; any flag given on the command line wins over both
@@ -64,6 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="auto: MNIST when --data-root has it, else synthetic [auto]")
     g.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"),
                    help="folder holding MNIST/raw/ [../shared/datasets]")
+    g.add_argument("--reference", type=Path, default=REFERENCE,
+                   help="pytorch/examples dcgan/main.py, run unmodified "
+                        "[../shared/reference/pytorch_examples_dcgan/main.py]")
     g.add_argument("--sizes", type=int, nargs="+", choices=(28, 64), default=[28, 64])
     g.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 128])
     g.add_argument("--rounds", type=int, help="reference, ours, bare this many times [2; quick 1]")
@@ -96,7 +104,7 @@ def run_parts(args: argparse.Namespace) -> list[Row]:
         data = throughput.choose_data(args.dataset, args.data_root)
     if "throughput" in args.parts:
         rows += throughput.measure(data, args.sizes, args.batch_sizes, args.rounds, args.window_s, args.warmup_s,
-                                   args.min_steps)
+                                   args.min_steps, args.reference)
     if "latency" in args.parts:
         rows += latency.measure(args.checkpoints, latency.Calls(args.latency_calls, args.latency_budget_s,
                                                               args.latency_min_calls, args.latency_warmup_calls))
