@@ -22,6 +22,7 @@ pages = [
     st.Page("explorer/interpolate.py", title="Interpolate", icon=":material/animation:", url_path="interpolate"),
     st.Page("explorer/directions.py", title="Directions", icon=":material/explore:", url_path="directions"),
     st.Page("explorer/invert.py", title="Invert", icon=":material/draw:", url_path="invert"),
+    st.Page("explorer/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
     st.Page("explorer/latent.py", title="Latent", icon=":material/tune:", url_path="latent", visibility="hidden"),
 ]
 page = st.navigation(pages)
