@@ -1,4 +1,5 @@
-"""Pure figure builders and run summaries: metrics records in, plotly figures or plain dicts out.
+"""Pure figure builders and run summaries: metrics records (or the chart buckets explorer.live.run_curves
+keeps of them) in, plotly figures or plain dicts out.
 
 Nothing here touches Streamlit, so every builder is tested directly (AppTest sees charts as opaque).
 """
@@ -6,30 +7,38 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import plotly.graph_objects as go
 
 from dcgan.analysis.curves import losses_mirrored
-from dcgan.analysis.stats_chart import running_mean
+from dcgan.analysis.downsample import CurveBuckets, buckets_of
 from dcgan.config import TrainConfig
-
-MAX_POINTS = 1500  # more points than pixels only slows the browser down
 
 LOSS_KEYS = ("loss_d", "loss_g")
 D_KEYS = ("acc_real", "acc_fake", "d_x", "d_g_z")
 LR_KEYS = ("lr_d", "lr_g")
+CHART_KEYS = LOSS_KEYS + D_KEYS + LR_KEYS  # what the app's curves keep of each metrics record
 LABELS = {
     "loss_d": "loss D", "loss_g": "loss G", "acc_real": "D accuracy (real)", "acc_fake": "D accuracy (fake)",
     "d_x": "D(x)", "d_g_z": "D(G(z))", "lr_d": "lr D", "lr_g": "lr G",
 }
+# Streamlit's own chart colours, in its order: a line's min..max band must be its colour, so a banded
+# chart names every colour (a band is a trace, and unnamed colours go by trace number); a chart without
+# bands names none and looks as it always did
+COLORS = ("#0068c9", "#83c9ff", "#ff2b2b", "#ffabab", "#29b09d", "#7defa1", "#ff8700", "#ffd16a", "#6d3fc0")
+BAND_OPACITY = 0.2
 
 
-def thin(metrics: list[dict], max_points: int = MAX_POINTS) -> list[dict]:
-    """Every k-th record so at most about max_points remain; the last record is always kept."""
-    if len(metrics) <= max_points:
-        return metrics
-    k = -(-len(metrics) // max_points)
-    kept = metrics[::k]
-    return kept if kept[-1] is metrics[-1] else kept + [metrics[-1]]
+def _faint(color: str) -> str:
+    """#rrggbb as rgba at BAND_OPACITY: the band behind a line."""
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{BAND_OPACITY})"
+
+
+def curves_of(metrics: "list[dict] | CurveBuckets") -> CurveBuckets:
+    """What every builder draws from: buckets kept as the run goes (explorer.live.run_curves), or built
+    here from a list of records."""
+    return metrics if isinstance(metrics, CurveBuckets) else buckets_of(metrics, CHART_KEYS)
 
 
 def auto_window(n: int) -> int:
@@ -67,20 +76,29 @@ def log_ticks(values: list[float]) -> list[float]:
     return [float(f"{t:.3g}") for t in inside]
 
 
-def line_figure(metrics: list[dict], keys: tuple[str, ...], title: str, y_title: str = "",
+def line_figure(metrics: "list[dict] | CurveBuckets", keys: tuple[str, ...], title: str, y_title: str = "",
                 marker_step: int | None = None, y_range: tuple[float, float] | None = None,
-                log_y: bool = False, height: int = 300, smooth: int = 1) -> go.Figure:
-    """One line per key against step, each a trailing mean over `smooth` steps (1 = raw);
-    a dashed vertical line at marker_step when given."""
-    rows = [m for m in metrics if "step" in m]
+                log_y: bool = False, height: int = 300, smooth: int = 1, first_color: int = 0) -> go.Figure:
+    """One line per key against step, each a trailing mean over `smooth` steps (1 = raw), drawn from at
+    most ~1500 buckets (dcgan.analysis.downsample); when a bucket holds several steps, a faint band
+    under each line spans the buckets' raw min..max, so a spike the mean flattens still shows. A dashed
+    vertical line at marker_step when given."""
+    curves = curves_of(metrics)
     fig = go.Figure()
-    for key in keys:
-        # smooth before thinning, so every step counts in the curve
-        points = [(m["step"], m[key]) for m in rows if m.get(key) is not None]
-        ys = running_mean([p[1] for p in points], smooth)
-        kept = thin([{"step": p[0], "y": y} for p, y in zip(points, ys)])
-        fig.add_trace(go.Scatter(x=[k["step"] for k in kept], y=[k["y"] for k in kept], mode="lines",
-                                 name=LABELS.get(key, key)))
+    for i, key in enumerate(keys):
+        series = curves.series(key, smooth)
+        # float32 is plenty for a chart and halves what the browser is sent (plotly sends arrays as binary)
+        y, low, high = (v.astype(np.float32) for v in (series.y, series.low, series.high))
+        name = LABELS.get(key, key)
+        color = COLORS[(first_color + i) % len(COLORS)] if curves.banded else None
+        if curves.banded:  # high first, then low filled up to it ("tonexty": to the trace before)
+            band = dict(mode="lines", line=dict(width=0, color=color), showlegend=False, hoverinfo="skip",
+                        legendgroup=key)
+            fig.add_trace(go.Scatter(x=series.x, y=high, name=f"{name} max", **band))
+            fig.add_trace(go.Scatter(x=series.x, y=low, name=f"{name} min", fill="tonexty",
+                                     fillcolor=_faint(color), **band))
+        fig.add_trace(go.Scatter(x=series.x, y=y, mode="lines", name=name, legendgroup=key,
+                                 line=dict(color=color) if color else None))
     if marker_step is not None:
         fig.add_vline(x=marker_step, line_dash="dash", line_color="red",
                       annotation_text=f"step {marker_step}", annotation_position="top left")
@@ -94,9 +112,10 @@ def loss_figure(metrics: list[dict], marker_step: int | None = None, smooth: int
     if cfg is None or not losses_mirrored(cfg):
         return line_figure(metrics, LOSS_KEYS, "Losses", "loss", marker_step, smooth=smooth)
     from plotly.subplots import make_subplots
+    curves = curves_of(metrics)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
     for row, key in enumerate(LOSS_KEYS, start=1):
-        for trace in line_figure(metrics, (key,), "", smooth=smooth).data:
+        for trace in line_figure(curves, (key,), "", smooth=smooth, first_color=row - 1).data:
             fig.add_trace(trace.update(showlegend=False), row=row, col=1)
         fig.update_yaxes(title_text=LABELS[key], row=row, col=1)
     if marker_step is not None:

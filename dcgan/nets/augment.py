@@ -23,18 +23,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-POLICIES = ("color", "translation", "cutout")
-
-
-def parse_policy(text: str) -> tuple[str, ...]:
-    """'color,translation' -> ('color', 'translation'); '' -> (); an unknown or repeated name -> ValueError."""
-    names = tuple(name.strip() for name in text.split(",") if name.strip())
-    for i, name in enumerate(names):
-        if name not in POLICIES:
-            raise ValueError(f"unknown DiffAugment policy {name!r}; valid policies: {', '.join(POLICIES)}")
-        if name in names[:i]:
-            raise ValueError(f"DiffAugment policy {name!r} given twice in {text!r}")
-    return names
+from .augment_policy import POLICIES, parse_policy  # noqa: F401 (the policies' names live without torch)
 
 
 def diff_augment(x: torch.Tensor, policy: str | Sequence[str],

@@ -34,10 +34,14 @@ class WriteError(OSError):
         return self.strerror
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, make_parents: bool = True) -> None:
+    """Replace path with data in one step (temp file + os.replace), its folders made first unless
+    make_parents is False. A run's trainer and status writes pass False: a run folder deleted while
+    they write is then not made again (a half run where the old one was), the write fails instead."""
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if make_parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=TEMP_SUFFIX)
     except OSError as e:
         raise WriteError(path, e) from None
@@ -55,6 +59,28 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
     if faults.armed:
         faults.hit(f"replaced:{path.name}")
+
+
+def append_line(f, path: Path, line: str) -> None:
+    """Append one line to the open log f (path's, opened line-buffered), as a WriteError naming path when
+    the disk is full or the folder read-only; at worst a torn last line stays, which readers skip."""
+    try:
+        if faults.armed:  # tests only: a line torn by a kill, or a full disk half-way through it
+            line = faults.half_write(f, line, f"append:{Path(path).name}")
+        f.write(line)
+    except WriteError:
+        raise
+    except OSError as e:
+        raise WriteError(path, e) from None
+
+
+def close_quietly(f) -> None:
+    """Close an appended log. Every line was flushed as written, so only a write that already failed
+    (and raised) leaves anything to flush: close() would raise that error again, over the first."""
+    try:
+        f.close()
+    except OSError:
+        pass
 
 
 # the note a writer adds to a record where it stored a NaN or infinite number as null: where each was
@@ -97,8 +123,8 @@ def json_text(obj, **dumps) -> str:
     return json.dumps(obj, allow_nan=False, **dumps)
 
 
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, (json_text(obj, indent=2) + "\n").encode())
+def atomic_write_json(path: Path, obj, make_parents: bool = True) -> None:
+    atomic_write_bytes(path, (json_text(obj, indent=2) + "\n").encode(), make_parents)
 
 
 def read_json(path: Path) -> dict | None:
@@ -159,7 +185,6 @@ def read_jsonl(path: Path, tail_bytes: int | None = None) -> Records:
     mid-append) is left out; so is, and counted in .skipped, any line that is not a JSON object:
     junk, invalid UTF-8, a JSON list or number, NaN or Infinity (not JSON, though Python writes
     them), the NUL bytes a power cut leaves."""
-    records = Records()
     try:
         with open(path, "rb") as f:
             if tail_bytes is not None and f.seek(0, os.SEEK_END) > tail_bytes:
@@ -167,17 +192,51 @@ def read_jsonl(path: Path, tail_bytes: int | None = None) -> Records:
                 f.readline()  # most likely the end of a record cut in two: not a record
             elif tail_bytes is not None:
                 f.seek(0)  # a file shorter than the tail: all of it (the size check went to its end)
-            for line in f:
-                if not line.endswith(b"\n"):
-                    break
-                record = _jsonl_record(line)
-                if record is not None:
-                    records.append(record)
-                if record is None or b"\0" in line:
-                    records.skipped += bool(line.strip())
+            data = f.read()
     except FileNotFoundError:
-        pass
+        return Records()
+    return parse_jsonl(data[:data.rfind(b"\n") + 1])  # up to the last newline: a torn line is no record
+
+
+# the C scanner json.loads runs, refusing NaN and Infinity as strict_loads does
+_scan_once = json.JSONDecoder(parse_constant=_refuse_constant).scan_once
+
+
+def parse_jsonl(data: bytes) -> Records:
+    """The records in whole JSONL lines (data ends with a newline), damaged lines left out and counted
+    in .skipped exactly as read_jsonl says. A compact object and its newline, what jsonl_line writes,
+    is read in place by json's scanner over the whole text; any other line goes the careful way
+    (_jsonl_record, line by line). Same records, about half the cost of json.loads per line: a
+    million-step metrics.jsonl is read in a few seconds rather than many."""
+    records = Records()
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:  # somewhere a line is not UTF-8: every line the careful way
+        for line in data.split(b"\n")[:-1]:  # only a newline ends a line, as for the writer
+            _add_line(records, line + b"\n")
+        return records
+    i, end = 0, len(text)
+    while i < end:
+        try:
+            record, j = _scan_once(text, i)
+        except (StopIteration, ValueError, RecursionError):  # no JSON value right here, or not valid JSON
+            j = -1
+        if j >= 0 and text.startswith("\n", j) and type(record) is dict:
+            records.append(record)
+            i = j + 1
+            continue
+        line_end = text.find("\n", i) + 1 or end
+        _add_line(records, text[i:line_end].encode())  # UTF-8 both ways: the line's own bytes
+        i = line_end
     return records
+
+
+def _add_line(records: Records, line: bytes) -> None:
+    record = _jsonl_record(line)
+    if record is not None:
+        records.append(record)
+    if record is None or b"\0" in line:
+        records.skipped += bool(line.strip())
 
 
 def _jsonl_record(line: bytes) -> dict | None:

@@ -271,19 +271,28 @@ def test_figures_tolerate_missing_keys_and_no_metrics():
 
 
 def test_smoothing_is_a_trailing_mean():
-    assert charts.running_mean([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
-    assert charts.running_mean([1.0, 2.0], 1) == [1.0, 2.0]
+    from dcgan.analysis.stats_chart import running_mean
+    assert running_mean([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert running_mean([1.0, 2.0], 1) == [1.0, 2.0]
     assert charts.auto_window(50) == 1 and charts.auto_window(5000) == 50
     fig = charts.loss_figure(METRICS, smooth=4)
     assert fig.data[1].y[-1] == pytest.approx(2.0)  # a constant stays constant
     assert fig.data[0].y[3] == pytest.approx((1 + 1 / 2 + 1 / 3 + 1 / 4) / 4)
 
 
-def test_thin_keeps_the_last_record():
-    many = [{"step": s} for s in range(10_001)]
-    kept = charts.thin(many, 1000)
-    assert len(kept) <= 1001 and kept[0]["step"] == 0 and kept[-1]["step"] == 10_000
-    assert charts.thin(METRICS) is METRICS
+def test_a_long_run_is_drawn_from_buckets_with_a_band_that_keeps_a_spike():
+    many = [{"step": s, "loss_d": 0.7, "loss_g": 1.0 + (s == 6_789) * 50.0} for s in range(10_001)]
+    fig = charts.loss_figure(many, smooth=charts.auto_window(len(many)))
+    lines = [t for t in fig.data if t.showlegend is not False]
+    bands = [t for t in fig.data if t.showlegend is False]
+    assert [t.name for t in lines] == ["loss D", "loss G"]
+    assert all(len(t.x) <= 1500 for t in fig.data) and lines[1].x[-1] == 10_000
+    assert max(lines[1].y) < 2.0  # the mean over ~100 steps flattens the spike...
+    assert max(bands[-2].y) == 51.0 and min(bands[-1].y) == 1.0  # ...its band (max, min) keeps it
+    assert lines[0].line.color == bands[0].line.color != lines[1].line.color  # a band is its line's colour
+    # a short run has no band and names no colour: it looks as it always did
+    assert all(t.line.color is None for t in charts.loss_figure(METRICS, smooth=4).data)
+    assert len(charts.discriminator_figure(METRICS).data) == 4
 
 
 def test_run_progress_speed_and_eta():
