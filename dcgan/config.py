@@ -209,6 +209,11 @@ class TrainConfig:
                                  1, 10_000_000)
     snapshot_weights_every: int = option(1, "fp16 G weights with every k-th snapshot (0 = none): what the app "
                                             "can explore, and most of a run's size", "outputs", 0, 10_000_000)
+    # a long run's weights are most of its folder (docs/run-directory.md has the sizes per 10,000 steps);
+    # a resume may change it, since it drops files only
+    keep_snapshot_weights: int = option(0, "keep only the newest N snapshot weight files, deleting older ones "
+                                           "as new ones are written (0 = keep all); every grid stays, and so "
+                                           "does the final generator", "outputs", 0, 10_000_000, resume=True)
     checkpoint_every: int = option(1000, "steps between resumable checkpoints", "outputs", 1, 10_000_000)
     log_every: int = option(50, "steps between progress lines in train.log", "outputs", 1, 10_000_000)
     grid_size: int = option(64, "images in each snapshot grid (fixed z)", "outputs", 1, 256)
@@ -271,7 +276,7 @@ class TrainConfig:
         if self.lr_min > self.lr_max:
             bad("lr_min", "must not exceed lr_max")
         if self.diffaugment:
-            from .nets.augment import parse_policy  # lazily: importing torch here would slow every CLI call
+            from .nets.augment_policy import parse_policy  # not nets.augment: it imports torch
 
             try:
                 parse_policy(self.diffaugment)

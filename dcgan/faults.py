@@ -7,9 +7,11 @@ matches POINT (a glob; N+ means the N-th time and every time after), ACTION happ
   kill    SIGKILL itself
   ENOSPC, EROFS, EACCES, ...   raise that OSError, as a full disk or a read-only folder would
 
-Points: 'write:NAME' halfway through writing the temporary copy of run file NAME, 'replaced:NAME'
-just after it replaced NAME, 'append:metrics.jsonl' halfway through a metrics line, and 'step'
-after an optimisation step, before it is logged. Example: DCGAN_FAULT='write:checkpoint.pt@2=stop'.
+Points: 'write:NAME' halfway through writing the temporary copy of file NAME (every file written whole:
+run files, model card, exports), 'replaced:NAME' just after it replaced NAME, 'append:metrics.jsonl' and
+'append:eval.jsonl' halfway through a line of that log, 'append:train.log' before a line of the trainer's
+output, and 'step' after an optimisation step, before it is logged. Examples:
+DCGAN_FAULT='write:checkpoint.pt@2=stop', DCGAN_FAULT='append:eval.jsonl@1=ENOSPC'.
 """
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ LABELS = {
     "acc_low": "Accuracy low", "acc_high": "Accuracy high", "lr_factor": "lr factor per step", "lr_min": "lr min",
     "lr_max": "lr max", "snapshot_every": "Snapshot every (steps)",
     "snapshot_weights_every": "Weights every k snapshots", "checkpoint_every": "Checkpoint every (steps)",
+    "keep_snapshot_weights": "Snapshot weights kept (0 = all)",
     "run_name": "Run name", "z_dim": "z_dim", "g_width": "G width", "d_width": "D width", "device": "Device",
     "kernel_size": "Kernel size", "depth": "Depth (3x3 blocks per size)", "d_batchnorm": "BatchNorm in D",
     "d_dropout": "D dropout",
@@ -51,7 +52,8 @@ LAYOUT = [
                                       ("r1_gamma", "r1_every", "diffaugment"), ("ema_decay", "ema_start"),
                                       ("adaptive_lr",), ("acc_low", "acc_high", "lr_factor", "lr_min", "lr_max")]),
     (f"Evaluation during training ({EVALUATED})", [("eval_every", "eval_samples")]),
-    ("Outputs and speed", [("log_every", "grid_size", "holdout"), ("precision", "compile", "sync_batchnorm")]),
+    ("Outputs and speed", [("log_every", "grid_size", "holdout", "keep_snapshot_weights"),
+                           ("precision", "compile", "sync_batchnorm")]),
 ]
 INVALID = object()  # what a widget holds when its text is not a usable value (its message is shown)
 

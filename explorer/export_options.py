@@ -62,8 +62,16 @@ def show_animation(data: bytes, fmt: str, name: str, caption: str, key: str, loo
 
 
 def model_of(sel) -> ModelRef:
-    """The sidebar's model as a session names it: its weights' sha256 (RunDir's), step and folder."""
-    return ModelRef(sel.run.weights_sha256(sel.step_number), sel.step_number, str(sel.run.path))
+    """The sidebar's model as a session names it: its weights' sha256 (RunDir's), step and folder. A
+    snapshot's weights deleted since the page loaded G (keep_snapshot_weights, a resume) stop the page with
+    the reason."""
+    try:
+        return ModelRef(sel.run.weights_sha256(sel.step_number), sel.step_number, str(sel.run.path))
+    except FileNotFoundError:
+        st.error(f"The weights of {'the final model' if sel.step_number is None else f'step {sel.step_number}'} "
+                 "have been deleted since this page loaded them (a run keeping only its newest snapshot weights "
+                 "deletes older ones as it trains); pick another step in the sidebar.")
+        st.stop()
 
 
 def kept(result: Animation, made_from, what: str) -> dict:

@@ -43,7 +43,8 @@ def load_generator(sel: Selection):
     try:
         return _cached_generator(str(sel.run.path), step, path.stat().st_mtime_ns)
     except FileNotFoundError:
-        st.error(f"The weights file {path} has disappeared; pick another step.")
+        st.error(f"The weights file {path} has disappeared since the sidebar listed it (a run that keeps only "
+                 "its newest snapshot weights deletes older ones as it trains); pick another step.")
     except CheckpointError as e:
         st.error(f"Cannot load the generator of run **{sel.run.name}**: {e}")
     return None

@@ -22,11 +22,11 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is missing, corrupt or does not fit the model."""
 
 
-def save_training_state(path: Path, state: dict) -> None:
-    """Write a dict of tensors/plain values with torch.save, atomically."""
+def save_training_state(path: Path, state: dict, make_parents: bool = True) -> None:
+    """Write a dict of tensors/plain values with torch.save, atomically (make_parents: atomic_write_bytes')."""
     buf = io.BytesIO()
     torch.save(state, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue(), make_parents)
 
 
 TRAINING_STATE_KEYS = ("G", "D", "opt_g", "opt_d", "step", "config", "torch_rng", "z_rng")
@@ -137,10 +137,10 @@ def state_dict_bytes(state: dict, half: bool, metadata: dict[str, str] | None = 
 
 
 def export_generator(weights_path: Path, config_path: Path | None, G: Generator, model_cfg: ModelConfig,
-                     half: bool = False, extra: dict | None = None) -> None:
-    atomic_write_bytes(weights_path, generator_bytes(G, half))
+                     half: bool = False, extra: dict | None = None, make_parents: bool = True) -> None:
+    atomic_write_bytes(weights_path, generator_bytes(G, half), make_parents)
     if config_path is not None:
-        atomic_write_json(config_path, {**model_cfg.to_dict(), **(extra or {})})
+        atomic_write_json(config_path, {**model_cfg.to_dict(), **(extra or {})}, make_parents)
 
 
 def load_generator(weights_path: str | Path, model_cfg: ModelConfig, device: str | torch.device = "cpu") -> Generator:

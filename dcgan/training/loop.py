@@ -25,7 +25,9 @@ from ..nets.models import Discriminator, Generator
 from ..runs.checkpoint import (
     CheckpointError, checkpoint_step, export_generator, load_training_state, save_training_state, state_dict_problem
 )
-from ..runs.files import WriteError, atomic_write_bytes, atomic_write_json, jsonl_line, npy_bytes
+from ..runs.files import (
+    WriteError, append_line, atomic_write_bytes, atomic_write_json, close_quietly, jsonl_line, npy_bytes
+)
 from ..runs.rundir import RunDir, RunFolderGone
 from .balance import balance_lrs, decayed_lr, set_lr
 from .distributed import SINGLE, World
@@ -165,10 +167,19 @@ class Trainer:
         with torch.no_grad():
             images = to_uint8(G(self.fixed_z.to(self.device)))
         G.train(was_training)
-        atomic_write_bytes(self.run.grid_path(self.step), png_bytes(make_grid(images)))
+        # the trainer's writes make no parent folders: a run folder deleted since the check above is not made
+        # again (the write fails, and the trainer stops with RunFolderGone)
+        self.run.snapshots_dir.mkdir(exist_ok=True)
+        atomic_write_bytes(self.run.grid_path(self.step), png_bytes(make_grid(images)), make_parents=False)
         k = self.cfg.snapshot_weights_every
         if k and ((self.step // self.cfg.snapshot_every) % k == 0 or self.step == self.cfg.steps):
-            export_generator(self.run.snapshot_weights_path(self.step), None, G, self.model_cfg, half=True)
+            export_generator(self.run.snapshot_weights_path(self.step), None, G, self.model_cfg, half=True,
+                             make_parents=False)
+            if self.cfg.keep_snapshot_weights:  # only once the new file is whole: never fewer than N on disk
+                pruned = self.run.prune_snapshot_weights(self.cfg.keep_snapshot_weights, self.step)
+                if pruned:
+                    self.log(f"snapshot weights of step(s) {', '.join(map(str, pruned))} deleted "
+                             f"(keep_snapshot_weights={self.cfg.keep_snapshot_weights}; their grids stay)")
 
     def checkpoint(self) -> None:
         # every process takes part in the check; the main one alone writes
@@ -188,12 +199,12 @@ class Trainer:
             state["aug_rng"] = self.aug_gen.get_state()
         if self.ema is not None:
             state["G_ema"] = self.ema.state_dict()
-        save_training_state(self.run.checkpoint_path, state)
+        save_training_state(self.run.checkpoint_path, state, make_parents=False)
         export_generator(self.run.generator_path, self.run.generator_config_path, self.sample_G, self.model_cfg,
                          extra={"step": self.step, "run_name": self.cfg.run_name, "dataset": self.cfg.dataset,
                                 "weights": "ema" if self.ema is not None else "G",
                                 # what "auto" became on this machine (a run resumed elsewhere: its last part's)
-                                "precision": self.step_precision})
+                                "precision": self.step_precision}, make_parents=False)
 
     # --- set-up ------------------------------------------------------------------------------------
     def start_fresh(self) -> None:
@@ -202,9 +213,9 @@ class Trainer:
         if not self.main:
             return
         self.run.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self.run.config_path, self.cfg.to_dict())
-        atomic_write_bytes(self.run.fixed_z_path, npy_bytes(self.fixed_z.numpy()))
-        atomic_write_bytes(self.run.metrics_path, b"")
+        atomic_write_json(self.run.config_path, self.cfg.to_dict(), make_parents=False)
+        atomic_write_bytes(self.run.fixed_z_path, npy_bytes(self.fixed_z.numpy()), make_parents=False)
+        atomic_write_bytes(self.run.metrics_path, b"", make_parents=False)
 
     def restore(self) -> None:
         if self.main:
@@ -236,11 +247,13 @@ class Trainer:
             if step > self.step:
                 self.run.snapshot_weights_path(step).unlink(missing_ok=True)
                 self.run.grid_path(step).unlink(missing_ok=True)
+        if self.cfg.keep_snapshot_weights:  # the rule holds from the resume on (one given now frees space at once)
+            self.run.prune_snapshot_weights(self.cfg.keep_snapshot_weights, newest=-1)
         # damaged lines (junk, NUL bytes, a string for a loss) are dropped here rather than kept forever
         metrics = self.run.metrics()
         kept = [r for r in metrics if r["step"] <= self.step]
         self._drop_note(metrics.skipped, "metrics.jsonl")
-        atomic_write_bytes(self.run.metrics_path, "".join(jsonl_line(r) for r in kept).encode())
+        atomic_write_bytes(self.run.metrics_path, "".join(jsonl_line(r) for r in kept).encode(), make_parents=False)
         # the divergence flag follows the metrics kept: a resume from before the divergence clears it
         self.diverged = health.divergence(kept, self._divergence_window)
         self._recent.extend(kept[-self._divergence_window:])
@@ -248,8 +261,9 @@ class Trainer:
             evaluations = self.run.evaluations()
             self._drop_note(evaluations.skipped, "eval.jsonl")
             kept = [r for r in evaluations if r["step"] <= self.step]
-            atomic_write_bytes(self.run.eval_log_path, "".join(jsonl_line(r) for r in kept).encode())
-        atomic_write_json(self.run.config_path, self.cfg.to_dict())
+            atomic_write_bytes(self.run.eval_log_path, "".join(jsonl_line(r) for r in kept).encode(),
+                               make_parents=False)
+        atomic_write_json(self.run.config_path, self.cfg.to_dict(), make_parents=False)
 
     def _restore_counters(self, state: dict) -> None:
         step = state["step"]
@@ -303,7 +317,7 @@ class Trainer:
     def evaluate(self, eval_file) -> None:
         """One periodic evaluation, appended to eval.jsonl as one flushed line."""
         record = self.evaluator(self.sample_G, self.step)
-        eval_file.write(jsonl_line(record))
+        append_line(eval_file, self.run.eval_log_path, jsonl_line(record))
         cover = record.get("modes_covered", record.get("classes_covered"))
         self.log(f"eval step {self.step}: FID {record['fid']:.2f} (floor {record['floor']['fid']:.2f}) "
                  f"coverage {cover} precision {record['precision']:.2f} recall {record['recall']:.2f}")
@@ -374,10 +388,7 @@ class Trainer:
                           "time": round(time.time(), 3), **{k: round(v, 6) for k, v in stats.items()},
                           "lr_d": lr_d, "lr_g": lr_g, "images_per_s": round(cfg.batch_size / seconds, 1)}
                 if self.main:
-                    line = jsonl_line(record)
-                    if faults.armed:  # tests only: a line torn by a kill
-                        line = faults.half_write(metrics_file, line, "append:metrics.jsonl")
-                    metrics_file.write(line)
+                    append_line(metrics_file, self.run.metrics_path, jsonl_line(record))
                     self.watch_health(record)
 
                 if self.step % cfg.snapshot_every == 0 or self.step == cfg.steps:
@@ -403,9 +414,9 @@ class Trainer:
             if self.main:
                 if self.run.still_claimed():
                     self.run.stop_path.unlink(missing_ok=True)
-                metrics_file.close()
+                close_quietly(metrics_file)
             if eval_file:
-                eval_file.close()
+                close_quietly(eval_file)
             if bar is not None:
                 bar.close()
 
@@ -433,6 +444,7 @@ def train(cfg: TrainConfig, checkpoints: str | Path = "checkpoints", resume: boo
     """
     started_at = time.time() if started_at is None else started_at
     run = RunDir.of(checkpoints, cfg.run_name)
+    log = output_log(log, run)
     world = distributed.world_from_env()  # under torchrun: this process's rank among world_size
     check_world(cfg, world)
     lock = None
@@ -486,18 +498,22 @@ def _train_locked(cfg: TrainConfig, checkpoints: str | Path, run: RunDir, resume
             raise
         if isinstance(e, RunFolderGone):  # nothing to record: the folder is another's now, or nobody's
             raise
+        if isinstance(e, OSError) and not run.still_claimed():
+            run.check_claimed()  # a write failed because the folder went (a write never makes it again): say so
         storage = isinstance(e, OSError) and not isinstance(e, WriteError) and e.errno in WriteError.HINTS
-        if storage:  # an append to metrics.jsonl, say, on a full disk
-            e = WriteError(Path(e.filename or run.metrics_path), e)
+        if storage:  # a write that is not one of the run's named ones (each of those raises WriteError)
+            e = WriteError(Path(e.filename or run.path), e)
         expected = isinstance(e, (DataError, ConfigError, CheckpointError, WriteError))
         error = str(e) if expected else f"training failed: {one_line(e)}"
         if isinstance(e, WriteError):
-            error = (f"{e}. Nothing half-written replaced a good file: the last checkpoint "
-                     f"({_last_checkpoint(run)}) is kept; free space or make the folder writable, then resume")
+            error = f"{e}. Nothing half-written replaced a good file: {_what_was_kept(run)}"
         elif isinstance(e, Exception) and not expected:
             # users get one line in status.json; whoever debugs it gets the traceback in the log
             error += " (the traceback is in train.log, or the trainer's output)"
-            log(f"error: {error}\n{traceback.format_exc()}")
+            try:
+                log(f"error: {error}\n{traceback.format_exc()}")
+            except OSError:
+                pass  # the output's disk is full too: status.json below still says it
         try:
             run.write_status("failed", trainer.step if trainer else run.status().get("step", 0), cfg.steps, error,
                          trainer.warnings if trainer else None, trainer.diverged if trainer else None)
@@ -510,14 +526,43 @@ def _train_locked(cfg: TrainConfig, checkpoints: str | Path, run: RunDir, resume
         raise
 
 
+def output_log(log: Callable[[str], None], run: RunDir) -> Callable[[str], None]:
+    """log, with a full disk or read-only folder under the trainer's output raised as a WriteError naming
+    it (train.log when the app launched the trainer), as every other write of the run names its file."""
+    def logged(message: str) -> None:
+        try:
+            if faults.armed:  # tests only: the output's disk fills
+                faults.hit("append:train.log")
+            log(message)
+        except OSError as e:
+            if isinstance(e, WriteError) or e.errno not in WriteError.HINTS:
+                raise
+            raise WriteError(_output_name(run), e) from None
+    return logged
+
+
+def _output_name(run: RunDir) -> Path | str:
+    """train.log when it is this process's stdout (the launcher's redirect), else the output by its name."""
+    try:
+        out, log = os.fstat(sys.stdout.fileno()), os.stat(run.log_path)
+        if (out.st_dev, out.st_ino) == (log.st_dev, log.st_ino):
+            return run.log_path
+    except (OSError, ValueError, AttributeError):  # no file behind stdout (pytest's capture, a closed stream)
+        pass
+    return "the trainer's output (stdout)"
+
+
 def one_line(error: BaseException) -> str:
     """An exception as one short line: its type and the first line of its message."""
     first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
     return f"{type(error).__name__}: {first[:300]}" if first else type(error).__name__
 
 
-def _last_checkpoint(run: RunDir) -> str:
+def _what_was_kept(run: RunDir) -> str:
+    """What a run that could not write has kept, and what to do: the end of its one-line error."""
     try:
-        return f"step {checkpoint_step(run.checkpoint_path)}"
+        step = checkpoint_step(run.checkpoint_path)
     except CheckpointError:
-        return "none yet"
+        return ("no checkpoint was saved yet, so it cannot be resumed; free space or make the folder writable, "
+                "then delete the run and start it again")
+    return f"the last checkpoint (step {step}) is kept; free space or make the folder writable, then resume from it"
