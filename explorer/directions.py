@@ -19,14 +19,14 @@ from explorer.export_options import model_of
 from explorer.line_export import file_stem, line_export
 from explorer.common import SEED_MAX, bounded_number, progress_callback, show_image
 from explorer.models import chosen_generator, display_scale
+from explorer.intro import page_intro
 from explorer.sidebar import step_text
 
 AMOUNT_LIMIT = 8.0  # |z| of a typical z is about sqrt(z_dim) = 10: 8 is a long way, still on the shell
 STRIP_COLUMNS = 9
 
 st.title("Directions")
-st.caption("What did the model learn? Move the current z along directions that mean something, see where in "
-           "the image a direction acts, and ask the discriminator what it believes.")
+page_intro("directions")
 sel, G = chosen_generator()
 run = sel.run
 scale = display_scale(G)

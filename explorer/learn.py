@@ -10,6 +10,7 @@ from dcgan.runs.rundir import RunDir
 from explorer.inside_g_view import inside_g_section
 from explorer.learn_charts import overview_dot
 from explorer.models import chosen_generator
+from explorer.intro import page_intro
 from explorer.slow_motion_view import slow_motion_section
 
 
@@ -28,8 +29,7 @@ def _overview(run_path: str, weights: tuple, d_file: tuple, _G):
 
 
 st.title("Learn")
-st.caption("Watch this run's own GAN at work: its two networks drawn from the model itself, one training step "
-           "taken apart, and what single units inside G draw.")
+page_intro("learn")
 sel, G = chosen_generator()
 run = sel.run
 weights_file = run.weights_path(sel.step_number)

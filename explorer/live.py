@@ -6,20 +6,44 @@ run's state, new weights or a new export, a run deleted), it reruns the whole pa
 """
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from dcgan.analysis.curves import loss_notes
+from dcgan.analysis.downsample import CurveBuckets, RunCurves
 from dcgan.runs.progress import progress_text
 from dcgan.runs.rundir import ACTIVE_STATES, RunDir, list_runs, state_label
-from explorer.charts import auto_window, discriminator_figure, loss_figure, lr_figure
+from explorer.charts import CHART_KEYS, auto_window, discriminator_figure, loss_figure, lr_figure
 from explorer.common import show_image, skipped_lines_note
+from explorer.health_notes import chart_notes
 from explorer.sidebar import Selection, page_signature
 
-# The progress line is cheap (status.json and the last lines of metrics.jsonl); charts are not (the
-# whole log, and the browser redrawing plotly), and on a 2-core laptop every redraw is taken from the
-# trainer's cores, so they refresh less often.
+# The progress line is cheap (status.json and the last lines of metrics.jsonl); charts cost more (the
+# lines appended since the last refresh, and the browser redrawing plotly), and on a 2-core laptop every
+# redraw is taken from the trainer's cores, so they refresh less often.
 REFRESH_S = 3.0
 CHART_REFRESH_S = 15.0
+LONG_READ_BYTES = 20_000_000  # a first look at a run this long takes seconds: say so (about 90,000 steps)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _run_curves(path: str, _run: RunDir) -> tuple[RunCurves, threading.Lock]:
+    return RunCurves(_run, CHART_KEYS), threading.Lock()  # cached by the run's path (_run is not hashed)
+
+
+def run_curves(run: RunDir) -> CurveBuckets:
+    """The run's loss and D curves (at most ~1500 buckets each, dcgan.analysis.downsample), brought up to
+    date by reading only what metrics.jsonl gained since the last call, from any page or session: one
+    server-wide copy per run, so a refresh, a reload or a second viewer costs the new lines only, and
+    a 200 MB log is read once. A resume's new file is read again from its start (runs.follow)."""
+    curves, lock = _run_curves(str(run.path), run)
+    with lock:  # each session runs in its own thread: one reader at a time, each drawing its own copy
+        unread = curves.follower.unread_bytes()
+        if unread < LONG_READ_BYTES:
+            return curves.update().copy()
+        with st.spinner(f"Reading this run's {unread / 1e6:,.0f} MB of training statistics (once)…"):
+            return curves.update().copy()
 
 
 def _rerun_page_if_changed(sel: Selection, signature: tuple) -> None:
@@ -38,7 +62,7 @@ def live_progress(sel: Selection, signature: tuple) -> None:
 
 def live_charts(run: RunDir) -> None:
     """Loss and D charts and the newest grid; while active they refresh every CHART_REFRESH_S."""
-    metrics = run.metrics()
+    metrics = run_curves(run)
     skipped_lines_note(run, metrics)
     cfg = run.train_config()
     left, right = st.columns([3, 2], gap="large")
@@ -51,6 +75,7 @@ def live_charts(run: RunDir) -> None:
             st.plotly_chart(discriminator_figure(metrics, smooth=smooth), key="train_d")
             if cfg is not None and cfg.adaptive_lr:
                 st.plotly_chart(lr_figure(metrics), key="train_lr")
+            chart_notes(run)  # what the curves say, in this run's numbers
         else:
             st.info("Waiting for the first training step…")
     with right:

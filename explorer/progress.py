@@ -10,17 +10,21 @@ from explorer.charts import auto_window, discriminator_figure, loss_figure
 from explorer.quality_charts import coverage_figure, fid_figure
 from explorer.common import progress_callback, show_image, skipped_lines_note
 from explorer.export_options import export_options, format_choice, show_animation
+from explorer.health_notes import chart_notes
+from explorer.live import run_curves
 from explorer.models import chosen_run
+from explorer.intro import page_intro
 
 PLAY_EVERY_S = 0.7
 
 st.title("Training progress")
+page_intro("progress")
 run = chosen_run()
 steps = run.snapshot_steps()
 if not steps:
     st.error(f"Run **{run.name}** has no snapshots yet; the first one is written when training starts.")
     st.stop()
-metrics = run.metrics()
+metrics = run_curves(run)  # buckets, not every record: the charts cost the same at any run length
 evaluations = run.evaluations()  # eval.jsonl: empty unless the run was trained with eval_every
 skipped_lines_note(run, metrics, evaluations)
 for warned in collapse_warnings(evaluations)[-1:]:
@@ -74,6 +78,7 @@ def viewer() -> None:
 
 
 viewer()
+chart_notes(run, evaluations)  # outside the fragment: Play does not redo them
 
 st.divider()
 st.subheader("Export the progression")

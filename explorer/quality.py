@@ -15,9 +15,13 @@ from explorer.charts import auto_window, loss_figure
 from explorer.quality_charts import (class_histogram_figure, coverage_figure, fid_figure, precision_recall_figure,
                                      report_rows)
 from explorer.common import show_image, skipped_lines_note
+from explorer.health_notes import chart_notes
+from explorer.live import run_curves
 from explorer.models import chosen_run
+from explorer.intro import page_intro
 
 st.title("Quality")
+page_intro("quality")
 sel = st.session_state["selection"]
 run = chosen_run()
 records = run.evaluations()
@@ -46,7 +50,7 @@ if records:
         st.plotly_chart(fid_figure(records, marker_step=step), key="quality_fid")
         st.plotly_chart(precision_recall_figure(records, marker_step=step), key="quality_pr")
     with right:
-        metrics = run.metrics()
+        metrics = run_curves(run)  # a slider move reruns the page: only new lines are read
         st.plotly_chart(loss_figure(metrics, marker_step=step, smooth=auto_window(len(metrics)), cfg=run.train_config()), key="quality_loss")
         st.plotly_chart(coverage_figure(records, marker_step=step), key="quality_coverage")
     if "class_share" in record:
@@ -54,6 +58,7 @@ if records:
                                                f"({record.get('images', '?')} images)"), key="quality_hist")
     st.caption("Dashed lines: the same figure for real training images (the floor a perfect generator would "
                "reach). FID uses the evaluator classifier's features, not Inception's.")
+    chart_notes(run, records, names)
 
 st.subheader("Full evaluation")
 if report_problem:

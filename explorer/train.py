@@ -18,6 +18,7 @@ from dcgan.training.launch import delete_run, is_protected, resume_training, sto
 from dcgan.training.resume import default_resume_target
 from explorer.common import bounded_number
 from explorer.importing import import_form
+from explorer.intro import page_intro
 from explorer.live import live_views, runs_table
 from explorer.new_run import new_run_form
 from explorer.sidebar import DELETED_HERE
@@ -47,6 +48,7 @@ def confirm_delete(checkpoints: Path, name: str) -> None:
 
 
 st.title("Train")
+page_intro("train")
 sel = st.session_state["selection"]
 checkpoints = sel.checkpoints
 if deleted := st.session_state.pop("train_deleted", None):

@@ -223,7 +223,8 @@ def test_status_warnings_divergence_and_garbage_files_are_explained(app_checkpoi
 
 def test_new_run_comes_first_on_the_train_page(app_checkpoints):
     at = open_app("train")
-    assert at.expander[0].label == "New run"
+    # first after the page's own intro (explorer/intro.py)
+    assert [e.label for e in at.expander][:2] == ["About this page", "New run"]
 
 
 def test_resume_finishes_the_configured_run_by_default(app_checkpoints):
