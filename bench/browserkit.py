@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,10 +40,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str  # base URL
+    pid: int  # the streamlit process (its own session: the long benchmarks sample its memory)
+    log: Path  # its output
+
+
 @contextlib.contextmanager
 def streamlit_server(checkpoints: Path, log_name: str = "streamlit"):
     """`python -m streamlit run streamlit_app.py` on a free port, serving the runs in checkpoints,
     until the block ends; killed even on failure. Yields the base URL."""
+    with streamlit_process(checkpoints, log_name) as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def streamlit_process(checkpoints: Path, log_name: str = "streamlit"):
+    """streamlit_server's server, yielded as a Server (URL, pid, log file)."""
     port = free_port()
     env = dict(os.environ, DCGAN_CHECKPOINTS=str(checkpoints), PYTHONPATH=str(ROOT))
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -63,7 +78,7 @@ def streamlit_server(checkpoints: Path, log_name: str = "streamlit"):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not start: {Path(log.name).read_text()[-2000:]}")
             time.sleep(0.3)
-        yield url
+        yield Server(url, proc.pid, Path(log.name))
     finally:
         # its own session: the group is streamlit and nothing else we did not start
         with contextlib.suppress(ProcessLookupError):

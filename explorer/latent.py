@@ -11,6 +11,7 @@ from dcgan.analysis.sensitivity import heatmap, heatmap_image, sensitivity, sens
 from explorer.quality_charts import sensitivity_figure
 from explorer.common import SEED_MAX, bounded_number, show_image
 from explorer.models import chosen_generator
+from explorer.intro import page_intro
 from explorer.sidebar import step_text
 from explorer.sweep_view import sweep_section
 
@@ -20,6 +21,7 @@ SLIDER_COLUMNS = 4
 IMAGE_SCALE = 10
 
 st.title("Latent space")
+page_intro("latent")
 sel, G = chosen_generator()
 z_dim = G.z_dim
 model_key = (str(sel.run.path), sel.step)
@@ -88,13 +90,16 @@ with left:
     show_image(image, caption=f"G(z) · {sel.run.name} · {step_text(sel.run, sel.step)}")
     st.caption(f"|z| = {np.linalg.norm(z):.2f} (a typical z has |z| ≈ {np.sqrt(z_dim):.1f}). "
                "The Interpolate page can start or end at this z.")
-    # downloads never rerun the page: there is nothing to recompute
+    # downloads never rerun the page: there is nothing to recompute. Their files are made on the click
+    # (deferred), not on every slider move: a file made per run is released by the next move's run,
+    # and the browser's check of the button's URL then met a 404 (bench/class_of_20.py, 5 sessions under load)
     d1, d2, d3 = st.columns(3)
-    d1.download_button("PNG", image_png(image), file_name="z_image.png", mime="image/png",
+    shown_z = z.copy()  # the z drawn now: slider moves change the session's array in place
+    d1.download_button("PNG", lambda: image_png(image), file_name="z_image.png", mime="image/png",
                        icon=":material/download:", width="stretch", help="the image as shown", on_click="ignore")
-    d2.download_button("JSON", z_json(z), file_name="z.json", mime="application/json",
+    d2.download_button("JSON", lambda: z_json(shown_z), file_name="z.json", mime="application/json",
                        icon=":material/download:", width="stretch", help="z as a JSON list", on_click="ignore")
-    d3.download_button("NPY", z_npy(z), file_name="z.npy", mime="application/octet-stream",
+    d3.download_button("NPY", lambda: z_npy(shown_z), file_name="z.npy", mime="application/octet-stream",
                        icon=":material/download:", width="stretch", help="z as a NumPy .npy file", on_click="ignore")
     # Streamlit's uploader counts in whole MB; the page says the app's own limit, in bytes
     st.file_uploader("Load a z (JSON or NPY, as downloaded here)", type=["json", "npy"], key="latent_upload",
