@@ -273,6 +273,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write where this component acts, over G(z), as a PNG")
     p.add_argument("--out", default=None, help="--heatmap's PNG [heatmap.png]")
 
+    p = sub.add_parser("units", help="inside G (GAN Dissection): a layer's units as feature maps, ranked by how much "
+                                     "switching each off changes G(z), and G(z) with chosen units off, as a PNG")
+    _generator_arg(p)
+    p.add_argument("--seed", type=int, default=0, help="the z: z_from_seed(seed) [0]")
+    p.add_argument("--layer", type=int, required=True, help="G's layer, 1 to its number of blocks (the output of "
+                                                            "each block's ReLU; a layer out of range lists them)")
+    p.add_argument("--off", default="", metavar="UNITS", help="units to switch off together, e.g. 3,7")
+    p.add_argument("--top", type=int, default=10, help="how many of the most effective units to list [10]")
+    p.add_argument("--class-units", action="store_true",
+                   help="also list the units whose removal most lowers the evaluator's class (faces: the smile "
+                        "score)")
+    p.add_argument("--out", default="units.png", help="the figure, as the Learn page draws it [units.png]")
+
     p = sub.add_parser("invert", help="find the z whose G(z) looks most like an image (yours, or a real test "
                                       "image); prints its error beside G's own and real images'")
     p.add_argument("run", help="a run directory, e.g. checkpoints/mnist")
@@ -285,10 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--starts", type=int, default=8, help="random starts searched at once [8]")
     p.add_argument("--steps", type=int, default=200, help="Adam steps [200]")
     p.add_argument("--seed", type=int, default=0, help="seed of the starts [0]")
+    p.add_argument("--candidates", type=int, default=256, metavar="N",
+                   help="random z's scored before the search, which starts from the best of them; 0: random "
+                        "starts [256]")
     p.add_argument("--feature-weight", type=float, default=0.0, metavar="W",
                    help="add W x the evaluator classifier's feature error to the pixel error, 0 to 10 (MNIST, "
                         "Fashion-MNIST, labelled folders; 0.1 kept 19 of 20 real garments' class against 16) [0]")
-    p.add_argument("--save-as", default=None, metavar="NAME", help="also keep the z with the run as latents/NAME.json")
+    p.add_argument("--reframe", action="store_true",
+                   help="frame IMAGE as the data set's images were made (28 px grey models that draw on black): "
+                        "the ink's box fitted to 20 px and centred by its centre of mass (MNIST), or fitted to "
+                        "28 px and centred (Fashion-MNIST); for a digit drawn small or off-centre")
+    p.add_argument("--save-as", default=None, metavar="NAME",
+                   help="also keep the z with the run as latents/NAME.json, its target image as latents/NAME.png")
     p.add_argument("--png", default=None, help="also write the target beside G(z) as a PNG")
 
     p = sub.add_parser("stats", help="PNG chart of a run's losses, D accuracies and learning rates")
@@ -669,11 +690,50 @@ def cmd_sensitivity(args) -> int:
     return 0
 
 
+def cmd_units(args) -> int:
+    from .analysis.units import class_units, inside_view, layers, parse_units, run_classifier, units_figure
+    from .imaging import output_format, png_bytes
+    from .runs.checkpoint import resolve_generator
+    from .runs.rundir import RunDir
+    from .sampling import z_from_seed
+    _positive("top", args.top, 1, 100_000)
+    output_format(args.out, ("PNG",))
+    G = resolve_generator(args.model, args.step)
+    z = z_from_seed(args.seed, G.z_dim)[0]
+    try:
+        view = inside_view(G, z, args.layer, parse_units(args.off))
+    except ValueError as e:
+        names = "; ".join(layer.name for layer in layers(G))
+        raise ConfigError(f"{e}. G's layers: {names}") from None
+    Path(args.out).write_bytes(png_bytes(units_figure(view, f" (seed {args.seed})")))
+    order = view.order[:args.top]
+    print(f"{view.layer.name}, seed {args.seed}: the {len(order)} units whose removal changes G(z) most")
+    print(f"{'unit':>5}  change (L2, pixels in [-1, 1])")
+    for u in order:
+        print(f"{u:>5}  {view.effect[u]:.4g}")
+    if view.off:
+        print(f"switched off: {', '.join(map(str, view.off))}")
+    if args.class_units:
+        if not Path(args.model).is_dir():
+            raise ConfigError("--class-units needs a run directory (its dataset names the evaluator)")
+        label_fn, names = run_classifier(RunDir.at(args.model))
+        effect = class_units(G, z, view.layer.index, label_fn, names, top=args.top)
+        print(f"the classifier calls G(z) {effect.label!r}, P({effect.target}) = {effect.score:.3f}; "
+              "switched off alone, these units lower it most:")
+        print(f"{'unit':>5}  {'P after':>8}  classified as")
+        for row in effect.units:
+            print(f"{row.unit:>5}  {row.score:>8.3f}  {row.label}")
+    print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_invert(args) -> int:
     import numpy as np
     import math
-    from .analysis.inversion import (MAX_FEATURE_WEIGHT, MAX_STARTS, MAX_STEPS, feature_classifier, held_out_image,
-                                     invert, latent_record, prepare_target, references, save_latent)
+    from .analysis.inversion import (MAX_CANDIDATES, MAX_FEATURE_WEIGHT, MAX_STARTS, MAX_STEPS, feature_classifier,
+                                     held_out_image,
+                                     invert, latent_record, prepare_target, references, save_latent,
+                                     target_framing)
     from .analysis.semantics import weights_step
     from .imaging import MAX_UPLOAD_BYTES, make_grid, output_format, png_bytes, upscale
     from .runs.checkpoint import resolve_generator
@@ -684,8 +744,11 @@ def cmd_invert(args) -> int:
         output_format(args.png, ("PNG",), "--png")
     if (args.image is None) == (args.test_image is None):
         raise ConfigError("give an IMAGE file or --test-image K (one of them)")
+    if args.reframe and args.image is None:
+        raise ConfigError("--reframe frames an IMAGE file; a test image is framed as its data set's are already")
     _positive("starts", args.starts, 1, MAX_STARTS)
     _positive("steps", args.steps, 1, MAX_STEPS)
+    _positive("candidates", args.candidates, 0, MAX_CANDIDATES)
     if not Path(args.run).is_dir():
         raise ConfigError(f"{args.run} is not a run directory (inversion reads the run's references and data)")
     run = RunDir.at(args.run)
@@ -695,11 +758,16 @@ def cmd_invert(args) -> int:
         raise ConfigError(f"--feature-weight must be from 0 to {MAX_FEATURE_WEIGHT:g}, not {args.feature_weight}")
     classifier = feature_classifier(run) if args.feature_weight > 0 else None  # refused before G is loaded
     G = resolve_generator(args.run, args.step)
+    framing = target_framing(G, run) if args.reframe else None
+    if args.reframe and framing is None:
+        raise ConfigError(f"--reframe is for 28 px grey models that draw on black (MNIST, Fashion-MNIST); "
+                          f"{run.name}'s is {G.image_size} px {'grey' if G.channels == 1 else 'RGB'}"
+                          + (" on a background that is not black" if (G.image_size, G.channels) == (28, 1) else ""))
     if args.image is not None:
         if Path(args.image).is_file() and Path(args.image).stat().st_size > MAX_UPLOAD_BYTES:
             raise ValueError(f"{args.image}: over {MAX_UPLOAD_BYTES / 1e6:.0f} MB, too large for an image here")
         try:
-            prepared = prepare_target(G, Path(args.image).read_bytes())
+            prepared = prepare_target(G, Path(args.image).read_bytes(), framing)
         except ValueError as e:
             raise ValueError(f"{args.image}: {e}") from None
         target, source = prepared.image, f"image {Path(args.image).name}"
@@ -709,8 +777,8 @@ def cmd_invert(args) -> int:
         target = held_out_image(run, args.test_image, G.image_size, G.channels)
         source = f"test image {args.test_image}"
     result = invert(G, target, starts=args.starts, steps=args.steps, seed=args.seed, classifier=classifier,
-                    feature_weight=args.feature_weight)
-    refs = references(G, run, args.step, starts=args.starts, steps=args.steps)
+                    feature_weight=args.feature_weight, candidates=args.candidates)
+    refs = references(G, run, args.step, starts=args.starts, steps=args.steps, candidates=args.candidates)
     if classifier is not None:  # the references search on pixels alone: say what this search did differently
         print(f"loss: pixel error + {args.feature_weight:g} x the classifier's feature error (the error below is "
               "the pixel error; the references' searches used pixels alone)")
@@ -719,7 +787,8 @@ def cmd_invert(args) -> int:
     atomic_write_bytes(Path(args.out), (json_text(record) + "\n").encode())
     print(f"wrote {args.out}")
     if args.save_as is not None:
-        print(f"saved with the run as {save_latent(run, args.save_as, record)}")
+        print(f"saved with the run as {save_latent(run, args.save_as, record, target)}, its target image as "
+              f"{run.latent_target_path(args.save_as)}")
     if args.png is not None:
         pair = make_grid(np.stack([target, result.image]), nrow=2)
         atomic_write_bytes(Path(args.png), png_bytes(upscale(pair, max(1, 256 // G.image_size))))
@@ -804,26 +873,40 @@ def cmd_train_evaluator(args) -> int:
 
 COMMANDS = {"train": cmd_train, "resume": cmd_resume, "stop": cmd_stop, "runs": cmd_runs, "delete": cmd_delete,
             "sample": cmd_sample, "interpolate": cmd_interpolate, "render": cmd_render, "sweep": cmd_sweep, "directions": cmd_directions,
-            "sensitivity": cmd_sensitivity, "invert": cmd_invert, "stats": cmd_stats, "card": cmd_card, "evaluate": cmd_evaluate,
+            "sensitivity": cmd_sensitivity, "units": cmd_units, "invert": cmd_invert, "stats": cmd_stats, "card": cmd_card, "evaluate": cmd_evaluate,
             "import": cmd_import, "train-evaluator": cmd_train_evaluator}
 
 
+def _raised_by(error: BaseException, *classes: str) -> bool:
+    """Whether error is one of these classes ('data.DataError'). A class whose module the command never
+    imported cannot have been raised, so it is not imported to ask: that would load torch into every
+    command (`runs` took 3 s longer for it)."""
+    for where in classes:
+        module, _, name = f"{__package__}.{where}".rpartition(".")
+        if module in sys.modules and isinstance(error, getattr(sys.modules[module], name)):
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
-    from .runs.checkpoint import CheckpointError
-    from .data import DataError
-    from .training.loop import TrainingFailed
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, DataError, CheckpointError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except TrainingFailed as e:  # recorded in status.json, its traceback already in the log
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:  # a full disk, a read-only folder, a file that is not there
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    except Exception as e:
+        if isinstance(e, (ConfigError, ValueError)) or _raised_by(e, "data.DataError",
+                                                                  "runs.checkpoint.CheckpointError"):
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if _raised_by(e, "training.loop.TrainingFailed"):  # recorded in status.json, its traceback already in the log
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        if isinstance(e, OSError):  # a full disk, a read-only folder, a file that is not there
+            try:
+                print(f"error: {e}", file=sys.stderr)
+            except OSError:
+                pass  # stderr (train.log) is on the full disk too: a trainer's status.json says it, if anything can
+            return 1
+        raise
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

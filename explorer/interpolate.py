@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from dcgan.analysis.inversion import saved_latents
 from dcgan.analysis.semantics import MAX_REACH, direction_endpoints, saved_directions
 from dcgan.analysis.animation import MAX_SESSION_BYTES, SessionError, seed_list, session_animation
 from dcgan.analysis.views import interpolation
@@ -12,19 +13,37 @@ from dcgan.sampling import MAX_FRAMES, z_from_seed
 from explorer.common import SEED_MAX, bounded_number, progress_callback, show_image
 from explorer.export_options import export_options, format_choice, kept, model_of, show_animation
 from explorer.models import chosen_generator
+from explorer.intro import page_intro
 
 st.title("Interpolate")
+page_intro("interpolate")
 sel, G = chosen_generator()
 model_key = (str(sel.run.path), sel.step)
 
 latent_z = st.session_state.get("latent_z")
 if latent_z is not None and latent_z.shape[0] != G.z_dim:
     latent_z = None  # edited for a model with another z_dim
-SOURCES = ["seed", "current z (Latent page)"]
+SOURCES = ["seed", "current z (Latent page)", "a saved z"]
+saved_zs, _ = saved_latents(sel.run, G.z_dim)  # the run's z's found on the Invert page, the newest first
+
+
+def saved_endpoint(name: str) -> np.ndarray | None:
+    """One of the run's saved z's (latents/), the newest picked unless another is chosen."""
+    key = f"interp_saved_{name}"
+    if not saved_zs:
+        st.error(f"Run {sel.run.name} keeps no saved z yet: find one on the Invert page, or use a seed.")
+        return None
+    if st.session_state.get(key) not in (None, *saved_zs):
+        st.warning(f"The saved z {st.session_state.pop(key)} is gone from {sel.run.name}: pick another.")
+    pick = st.selectbox("Saved z", list(saved_zs), key=key, label_visibility="collapsed",
+                        help=f"z's found on the Invert page (or by `python -m dcgan invert --save-as`), kept in "
+                             f"{sel.run.name}/latents/, newest first; the session file holds the z itself")
+    st.caption(f"{pick}: a z saved with {sel.run.name} (|z| = {np.linalg.norm(saved_zs[pick]):.2f})")
+    return saved_zs[pick]
 
 
 def endpoint(column, name: str, default_seed: int) -> np.ndarray | None:
-    """One endpoint's z from a seed or from the Latent page."""
+    """One endpoint's z from a seed, the Latent page or one of the run's saved z's."""
     with column:
         st.markdown(f"**{name}**")
         source = st.radio("From", SOURCES, key=f"interp_source_{name}", horizontal=True,
@@ -32,6 +51,8 @@ def endpoint(column, name: str, default_seed: int) -> np.ndarray | None:
         if source == SOURCES[0]:
             seed = bounded_number(st, "Seed", 0, SEED_MAX, default_seed, key=f"interp_seed_{name}", step=1)
             return None if seed is None else z_from_seed(int(seed), G.z_dim)[0].numpy()
+        if source == SOURCES[2]:
+            return saved_endpoint(name)
         if latent_z is None:
             st.error("There is no current z yet: open the Latent page first, or use a seed.")
             return None

@@ -13,11 +13,11 @@ from explorer.invert_links import saved_section
 from explorer.invert_search import collect, request_search, show_result, start, watch
 from explorer.invert_target import target_section
 from explorer.models import chosen_generator, display_scale
+from explorer.intro import page_intro
 from explorer.sidebar import step_text
 
 st.title("Invert")
-st.caption("Bring your own picture into the latent space: the search finds the z whose G(z) looks most like it "
-           "(Adam over z from several starts, z kept at the typical length; see docs/inversion.md).")
+page_intro("invert")
 sel, G = chosen_generator()
 run = sel.run
 scale = display_scale(G)

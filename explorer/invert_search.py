@@ -51,7 +51,7 @@ class SearchJob:
             record = latent_record(self.result, self.target["source"], weights_step(self.run.path, self.step))
             try:
                 name = free_latent_name(self.run, self.target["kind"])
-                save_latent(self.run, name, record)
+                save_latent(self.run, name, record, self.target["image"])  # the target kept beside its z
                 self.saved = name
             except OSError as e:  # a read-only run folder: the z is still shown and can be sent on
                 self.save_error = str(e).splitlines()[0]
@@ -134,7 +134,7 @@ def show_result(scale: int) -> None:
         st.success(f"Saved with the run as **{res['saved']}** (listed below: a refresh loses nothing).")
     elif res["save_error"]:
         st.warning(f"Not saved with the run (its folder cannot be written): {res['save_error']}")
-    send_buttons(res["z"], "inv_result")
+    send_buttons(res["z"], "inv_result", saved=res["saved"])
 
 
 def verdict(error: float, refs) -> str:

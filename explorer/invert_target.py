@@ -2,6 +2,10 @@
 held-out image picked at random. The core prepares each (dcgan.analysis.inversion.prepare_target: the
 one upload preparer) and refuses what cannot be a target with a one-line reason, shown here as it is.
 
+A drawing for a 28 px grey model that draws on black (MNIST, Fashion-MNIST) is re-framed by the core as
+the data set's images were made (imaging.reframe: a digit drawn small in a corner comes out the size and
+place of MNIST's), unless the user turns that off; the prepared target is shown beside the canvas.
+
 The canvas is streamlit-drawable-canvas 0.13 rather than a small st.components.v2 canvas of our own:
 it is itself a components.v2 component (so it works with this Streamlit), and it brings freehand strokes
 for mouse, pen and touch, undo / redo / clear, and the drawing back as a PNG (return_image_data=True),
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dcgan.analysis.inversion import model_background, prepare_target, random_held_out
+from dcgan.analysis.inversion import model_background, prepare_target, random_held_out, target_framing
 from dcgan.data import DataError
 from dcgan.imaging import UPLOAD_FORMATS
 
@@ -25,7 +29,7 @@ def canvas_scale(image_size: int) -> int:
     return max(1, CANVAS_PX // image_size)
 
 
-def _drawn(G) -> dict | None:
+def _drawn(G, run) -> dict | None:
     from streamlit_drawable_canvas import st_canvas  # only here: its import needs a running Streamlit
     scale = canvas_scale(G.image_size)
     dark = model_background(G) == "dark"
@@ -36,12 +40,18 @@ def _drawn(G) -> dict | None:
     result = st_canvas(stroke_width=round(STROKE_MODEL_PX * scale), stroke_color=ink, background_color=paper,
                        width=G.image_size * scale, height=G.image_size * scale, drawing_mode="freedraw",
                        return_image_data=True, key=f"inv_canvas_{G.image_size}_{paper}")
+    framing = target_framing(G, run)
+    reframe = framing is not None and st.toggle(
+        f"Frame it as {framing.name}'s images are", value=True, key="inv_reframe",
+        help=f"the ink's box scaled to {framing.box} px (aspect kept) and placed "
+             f"{'by its centre of mass' if framing.centre == 'mass' else 'in the middle'} of the "
+             f"{framing.frame} px frame, as the data set was made: a drawing small or off-centre then fits the model")
     data = result.image_bytes
     if data is None:
         st.info("Nothing drawn yet.")
         return None
     try:
-        prepared = prepare_target(G, data)
+        prepared = prepare_target(G, data, framing if reframe else None)
     except ValueError as e:
         st.error(f"Cannot invert the drawing: {e}")
         return None
@@ -86,7 +96,7 @@ def target_section(G, run) -> dict | None:
                       format_func={"draw": "draw it", "upload": "upload a picture",
                                    "real test image": "a real test image"}.get)
     if source == "draw":
-        return _drawn(G)
+        return _drawn(G, run)
     if source == "upload":
         return _uploaded(G)
     return _test_image(G, run)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..config import RUN_NAME_RE, ConfigError, TrainConfig
 from .files import TEMP_SUFFIX, Records, atomic_write_bytes, atomic_write_json, read_json, read_json_object, read_jsonl
+from .follow import JsonlFollower
 from .processes import pid_alive, process_start
 from .progress import format_seconds, run_progress
 from .records import is_number, is_step, valid_eval_record, valid_metrics_record, valid_records
@@ -27,7 +28,10 @@ ACTIVE_STATES = ("starting", "running")
 START_TIMEOUT_S = 120.0  # a trainer that has not written its status by then did not start
 # a trainer on another host cannot be asked for its pid: silence this long means it is gone
 REMOTE_STALE_S = 600.0
+# below this much free space, a reader of an interrupted run says so (the trainer may have died of it)
+LOW_DISK_BYTES = 100_000_000
 SNAPSHOT_RE = re.compile(r"^grid_(\d{6,})\.png$")
+WEIGHTS_RE = re.compile(r"^G_(\d{6,})\.safetensors$")
 
 
 class RunFolderGone(OSError):
@@ -151,19 +155,55 @@ class RunDir:
             found.append({**data, "name": p.stem})
         return Records(found, skipped)
 
-    def write_latent(self, name: str, record: dict) -> Path:
-        """Save one z record as latents/<name>.json, atomically (a refresh or a kill loses nothing, leaves no half)."""
+    def latent_target_path(self, name: str) -> Path:
+        """Where the run keeps the target image a saved z was found for: latents/<name>.png."""
+        return self.latent_path(name).with_suffix(".png")
+
+    def write_latent(self, name: str, record: dict, target_png: bytes | None = None) -> Path:
+        """Save one z record as latents/<name>.json, atomically (a refresh or a kill loses nothing, leaves no
+        half), and target_png, its target image, beside it as latents/<name>.png. The PNG is written first and
+        the record names it by its sha256, so a z is never shown beside another save's target: not after a
+        kill between the two writes, nor after an overwrite (one without a target removes the old PNG)."""
+        import hashlib
+
         path = self.latent_path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(exist_ok=True)  # latents/ only: a deleted run folder is not made again
+        record = {k: v for k, v in record.items() if k != "target_sha256"}
+        if target_png is not None:
+            atomic_write_bytes(self.latent_target_path(name), target_png)
+            record["target_sha256"] = hashlib.sha256(target_png).hexdigest()
         atomic_write_json(path, record)
+        if target_png is None:
+            self.latent_target_path(name).unlink(missing_ok=True)
         return path
+
+    def latent_target(self, name: str) -> bytes | None:
+        """The target PNG saved with z `name`, or None: none was kept (a save from before targets were, or
+        one without), or the file is not the one its record names (damaged, or left by an earlier save)."""
+        import hashlib
+
+        record = read_json(self.latent_path(name))
+        want = record.get("target_sha256") if isinstance(record, dict) else None
+        if not isinstance(want, str):
+            return None
+        try:
+            data = self.latent_target_path(name).read_bytes()
+        except OSError:
+            return None
+        return data if hashlib.sha256(data).hexdigest() == want else None
+
+    def delete_latent(self, name: str) -> None:
+        """Remove a saved z and its target image: the record first, so the z is no longer listed even if the
+        PNG cannot be removed (an unlisted PNG is never shown: write_latent replaces it)."""
+        self.latent_path(name).unlink(missing_ok=True)
+        self.latent_target_path(name).unlink(missing_ok=True)
 
     def inversion_references(self) -> dict:
         """inversion_references.json ({} when missing or damaged: the references are computed again)."""
         return read_json(self.inversion_references_path) or {}
 
     def write_inversion_references(self, data: dict) -> None:
-        atomic_write_json(self.inversion_references_path, data)
+        atomic_write_json(self.inversion_references_path, data, make_parents=False)
 
     def grid_path(self, step: int) -> Path:
         return self.snapshots_dir / f"grid_{step_name(step)}.png"
@@ -269,9 +309,20 @@ class RunDir:
             ago = time.time() - heartbeat
             st = dict(st, state="interrupted",
                       error=f"the trainer process ended without finishing (killed or crashed; last heartbeat "
-                            f"{ago:.0f} s ago at step {st.get('step')}); resume to continue from the last "
-                            "checkpoint")
+                            f"{ago:.0f} s ago at step {st.get('step')}){self.full_disk_note()}; resume to continue "
+                            "from the last checkpoint")
         return st
+
+    def full_disk_note(self) -> str:
+        """', and the disk holding the run has only 3.1 MB free' when it is nearly full, else '': a trainer
+        that found the disk full could not even write that into status.json, so a reader says it."""
+        import shutil
+
+        try:
+            free = shutil.disk_usage(self.path).free
+        except OSError:
+            return ""
+        return f", and the disk holding the run has only {free / 1e6:.1f} MB free" if free < LOW_DISK_BYTES else ""
 
     @staticmethod
     def _trainer_alive(st: dict, heartbeat: float) -> bool:
@@ -328,21 +379,32 @@ class RunDir:
         constant time however long the run."""
         return valid_records(read_jsonl(self.metrics_path, max_bytes), valid_metrics_record)
 
-    def progress(self, status: dict | None = None) -> dict:
+    def metrics_follower(self) -> JsonlFollower:
+        """metrics.jsonl followed (runs.follow): each poll() returns only the records appended since the
+        last, damaged ones left out and counted; a file replaced by a resume is read again from its start.
+        What a live view polls, at a cost that does not grow with the run."""
+        return JsonlFollower(self.metrics_path, valid_metrics_record)
+
+    def progress(self, status: dict | None = None, cfg: dict | None = None, speed: bool = True) -> dict:
         """Step, total, fraction, steps/s, images/s and ETA (runs.progress.run_progress) from status.json
-        and the newest metrics; until the trainer writes its status, the total is the requested config's."""
+        and the newest metrics; until the trainer writes its status, the total is the requested config's.
+        speed=False: no speed or ETA, and metrics.jsonl is read only when status.json has no step."""
         status = self.status() if status is None else status
-        cfg = self.config_values()
+        cfg = self.config_values() if cfg is None else cfg
         total = status.get("total_steps") or cfg.get("steps")
-        return run_progress(self.recent_metrics(), {**status, "total_steps": total}, cfg.get("batch_size"))
+        metrics = self.recent_metrics() if speed or not status.get("step") else Records()
+        prog = run_progress(metrics, {**status, "total_steps": total}, cfg.get("batch_size"))
+        return prog if speed else {**prog, "steps_per_s": None, "images_per_s": None, "eta_s": None}
 
     def summary(self) -> dict:
         """One row of text for a table of runs (the app's "All runs", `python -m dcgan runs`): name,
         state, step, speed and ETA while it trains, dataset, image size, snapshots; '–' where unknown."""
         status = self.status()
         cfg = self.config_values()
-        prog = self.progress(status)
         active = status.get("state") in ACTIVE_STATES
+        # a run that is not training shows no speed: its row needs status.json, not metrics.jsonl (most of
+        # what 200 runs cost)
+        prog = self.progress(status, cfg, speed=active)
         speed = f"{prog['steps_per_s']:.1f} steps/s" if active and prog["steps_per_s"] else "–"
         return {"run": self.name, "state": state_label(status), "step": f"{prog['step']}/{prog['total'] or '?'}",
                 "speed": speed, "ETA": format_seconds(prog["eta_s"]) if active and prog["eta_s"] is not None else "–",
@@ -362,8 +424,35 @@ class RunDir:
         return sorted(steps)
 
     def weight_steps(self) -> list[int]:
-        """Steps whose generator weights can be loaded, ascending."""
-        return [s for s in self.snapshot_steps() if self.snapshot_weights_path(s).is_file()]
+        """Steps whose generator weights can be loaded (a grid and its weights file), ascending. One listing
+        of the folder, not a look-up per snapshot: the live view asks every 3 s, and a long run has
+        thousands of snapshots (2,000: 120 ms a look-up each, 10 ms listed)."""
+        if not self.snapshots_dir.is_dir():
+            return []
+        grids, weights = set(), set()
+        for p in self.snapshots_dir.iterdir():
+            if m := SNAPSHOT_RE.match(p.name):
+                grids.add(int(m.group(1)))
+            elif (m := WEIGHTS_RE.match(p.name)) and p == self.snapshot_weights_path(int(m.group(1))) \
+                    and p.is_file():
+                weights.add(int(m.group(1)))
+        return sorted(grids & weights)
+
+    def prune_snapshot_weights(self, keep: int, newest: int | None = None) -> list[int]:
+        """Delete all but the newest `keep` snapshot weight files (their grids stay), never that of step
+        `newest` (the one just written); returns the steps pruned. A reader that listed a pruned step
+        and then loads it gets FileNotFoundError (or the loader's CheckpointError): its message, not a
+        crash; one already reading the file reads it whole (an unlinked file lives until closed)."""
+        if keep <= 0 or not self.snapshots_dir.is_dir():
+            return []
+        steps = sorted(int(m.group(1)) for p in self.snapshots_dir.iterdir()
+                       if (m := WEIGHTS_RE.match(p.name)) and p == self.snapshot_weights_path(int(m.group(1))))
+        others = [s for s in steps if s != newest]
+        room = keep - (len(others) < len(steps))  # the newest one, kept, counts towards keep
+        gone = others[:max(0, len(others) - room)]
+        for step in gone:
+            self.snapshot_weights_path(step).unlink(missing_ok=True)
+        return gone
 
     # --- the one writer of status.json ----------------------------------------------------------
     def write_status(self, state: str, step: int = 0, total_steps: int = 0, error: str | None = None,
@@ -380,11 +469,13 @@ class RunDir:
             status["warnings"] = list(warnings)
         if diverged:
             status["diverged"] = diverged
-        atomic_write_json(self.status_path, status)
+        # a claimed run deleted under its trainer stays deleted (check_claimed above); a RunDir never
+        # claimed (a launcher's 'starting', a Trainer built without lock()) makes its folder
+        atomic_write_json(self.status_path, status, make_parents=self._identity is None)
 
     def request_stop(self) -> None:
         # the request's time, so a trainer started later can tell a stale request from its own
-        atomic_write_bytes(self.stop_path, f"{time.time()}\n".encode())
+        atomic_write_bytes(self.stop_path, f"{time.time()}\n".encode(), make_parents=False)
 
     def stop_requested(self) -> bool:
         return self.stop_path.exists()

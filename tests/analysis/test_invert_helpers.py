@@ -34,6 +34,7 @@ def test_random_held_out_is_the_run_s_own_image_of_that_index(tmp_path, tiny):
 
 def test_free_latent_name_never_reuses_a_file(tmp_path):
     run = RunDir(tmp_path / "run")
+    run.path.mkdir()  # write_latent makes latents/, never the run folder itself
     assert free_latent_name(run, "drawn") == "drawn-1"
     run.write_latent("drawn-1", {"z": [0.0]})
     run.latents_dir.joinpath("drawn-2.json").write_text("{damaged")  # unreadable, but a file all the same

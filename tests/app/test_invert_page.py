@@ -129,15 +129,16 @@ def test_the_found_z_reaches_the_latent_and_interpolate_pages(app_checkpoints, G
     assert not at.exception and at.title[0].value == "Latent space"
     assert np.array_equal(at.session_state["latent_z"], z)
     assert at.slider(key="z_0").value == pytest.approx(round(float(z[0]), 2))
-    # back on Invert, the same z to the Interpolate page's start, the end left a seed
+    # back on Invert, the same z to the Interpolate page's start (by the name it was saved under), the end a seed
     at.switch_page("explorer/invert.py").run()
     at.button(key="inv_result_interp").click().run()
     assert not at.exception and at.title[0].value == "Interpolate" and not errors(at)
-    assert at.radio(key="interp_source_Start").value == "current z (Latent page)"
+    assert at.radio(key="interp_source_Start").value == "a saved z"
     assert at.radio(key="interp_source_End").value == "seed"
     # AppTest runs the page it was last sent to, not one a script switched to: go there as the browser did
     at.switch_page("explorer/interpolate.py").run()
-    assert at.radio(key="interp_source_Start").value == "current z (Latent page)"
+    assert at.radio(key="interp_source_Start").value == "a saved z"
+    assert at.selectbox(key="interp_saved_Start").value == "test-1"
     at.number_input(key="interp_frames").set_value(4)
     at.button(key="FormSubmitter:interp_form-Interpolate").click().run()
     assert not at.exception and not errors(at) and len(image_urls(at)) == 2
