@@ -82,8 +82,7 @@ def saved_section(G, run, scale: int) -> dict[str, np.ndarray]:
     view = saved_view(G, run, name, saved[name], scale)
     with c2:
         show_image(view.image, caption=view.caption)
-    with c1:
-        send_buttons(saved[name], "inv_saved", saved=name)
-        st.button("Delete this z", key="inv_saved_delete", on_click=_delete, args=(run, name), icon=":material/delete:",
-                  help=f"removes latents/{name}.json and its target image from {run.name}")
+    c1.button("Delete this z", key="inv_saved_delete", on_click=_delete, args=(run, name), icon=":material/delete:",
+              help=f"removes latents/{name}.json and its target image from {run.name}")
+    send_buttons(saved[name], "inv_saved", saved=name)  # full width: the two buttons keep their labels whole
     return saved

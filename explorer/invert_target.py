@@ -34,13 +34,15 @@ def _drawn(G, run) -> dict | None:
     scale = canvas_scale(G.image_size)
     dark = model_background(G) == "dark"
     ink, paper = ("#ffffff", "#000000") if dark else ("#000000", "#ffffff")
-    st.caption(f"Draw {'a digit or a garment ' if G.image_size == 28 else ''}{'white on black' if dark else 'black on white'}, "
-               f"large and centred as the model's images are ({G.image_size} px, shown {scale}x). The toolbar under "
-               "the canvas undoes, redoes and clears.")
+    framing = target_framing(G, run)
+    what = "a digit or a garment " if G.image_size == 28 else ""
+    st.caption(f"Draw {what}{'white on black' if dark else 'black on white'}"
+               + (", any size, anywhere: it is framed as the model's images were" if framing else
+                  ", large and centred as the model's images are")
+               + f" ({G.image_size} px, shown {scale}x). The toolbar under the canvas undoes, redoes and clears.")
     result = st_canvas(stroke_width=round(STROKE_MODEL_PX * scale), stroke_color=ink, background_color=paper,
                        width=G.image_size * scale, height=G.image_size * scale, drawing_mode="freedraw",
                        return_image_data=True, key=f"inv_canvas_{G.image_size}_{paper}")
-    framing = target_framing(G, run)
     reframe = framing is not None and st.toggle(
         f"Frame it as {framing.name}'s images are", value=True, key="inv_reframe",
         help=f"the ink's box scaled to {framing.box} px (aspect kept) and placed "

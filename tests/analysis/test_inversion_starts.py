@@ -44,3 +44,9 @@ def test_candidates_are_seeded_and_searched_as_usual(small_G):
     assert not np.array_equal(a.z, invert(small_G, target, starts=2, steps=20, seed=4, candidates=64).z)
     one_step = invert(small_G, target, starts=2, steps=1, seed=3, candidates=64)
     assert a.steps == 20 and a.error <= one_step.error  # the same starts, searched further
+
+
+@pytest.mark.parametrize("candidates", [-1, 4097])
+def test_candidates_out_of_range_are_refused(small_G, candidates):
+    with pytest.raises(ValueError, match="candidates must be 0 to 4096"):
+        invert(small_G, np.zeros((28, 28, 1), np.uint8), candidates=candidates)

@@ -80,7 +80,8 @@ def mnist_app(tmp_path, app_env) -> Path:
     if not (ROOT / "checkpoints" / "mnist" / "generator.safetensors").is_file():
         pytest.skip("no shipped MNIST model")
     root = tmp_path / "checkpoints"
-    shutil.copytree(ROOT / "checkpoints" / "mnist", root / "mnist", ignore=shutil.ignore_patterns("snapshots", "latents"))
+    shutil.copytree(ROOT / "checkpoints" / "mnist", root / "mnist",
+                    ignore=shutil.ignore_patterns("snapshots", "latents"))
     app_env(root)
     return root
 

@@ -80,6 +80,21 @@ def test_reframe_where_it_does_not_apply_is_one_line_and_writes_nothing(tiny_run
     assert not out.exists() and not RunDir(tiny_run).latents_dir.exists()
 
 
+@pytest.mark.parametrize("value", ["-1", "4097"])
+def test_candidates_out_of_range_is_one_line(tiny_run, tmp_path, capsys, value):
+    out = tmp_path / "z.json"
+    assert main(["invert", str(tiny_run), "--test-image", "0", "--candidates", value, "--out", str(out), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --candidates must be between 0 and 4096\n" and not out.exists()
+
+
+def test_candidates_zero_searches_from_random_starts_and_the_references_say_so(tiny_run, tmp_path):
+    assert main(["invert", str(tiny_run), "--test-image", "0", "--candidates", "0", "--out", str(tmp_path / "z.json"),
+                 *FAST]) == 0
+    stored = json.loads(RunDir(tiny_run).inversion_references_path.read_text())
+    assert [entry["settings"]["candidates"] for entry in stored.values()] == [0]  # computed alike, kept as such
+
+
 def test_save_as_keeps_the_target_beside_the_z(tiny_run, tmp_path, capsys):
     assert main(["invert", str(tiny_run), "--test-image", "2", "--out", str(tmp_path / "z.json"),
                  "--save-as", "two", *FAST]) == 0
@@ -88,7 +103,8 @@ def test_save_as_keeps_the_target_beside_the_z(tiny_run, tmp_path, capsys):
     assert np.array_equal(saved_target(run, "two"), held_out_image(run, 2, 28, 1))
     record = json.loads(run.latent_path("two").read_text())
     assert record["source"] == "test image 2" and "target_sha256" in record
-    assert "target_sha256" not in json.loads((tmp_path / "z.json").read_text())  # --out: the z as the Latent page reads it
+    # --out: the z as the Latent page reads it, no target named
+    assert "target_sha256" not in json.loads((tmp_path / "z.json").read_text())
     # saved again under the same name: both replaced, the new target shown
     drawing = Image.new("L", (60, 60), 0)
     ImageDraw.Draw(drawing).rectangle([25, 10, 35, 50], fill=255)
