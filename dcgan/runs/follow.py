@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from .files import Records, parse_jsonl
+from .records import valid_records
 
 CHUNK_BYTES = 8 << 20  # at most this much per poll (about 36,000 metrics lines): a first read in pieces
 # the bytes before the offset a poll checks are still there: a file rewritten in place (or replaced by
@@ -80,9 +81,7 @@ class JsonlFollower:
         more = self.offset + len(data) < info.st_size
         records = parse_jsonl(whole)
         if self.valid is not None:
-            kept = Records([r for r in records if self.valid(r)], records.skipped)
-            kept.skipped += len(records) - len(kept)
-            records = kept
+            records = valid_records(records, self.valid)
         self.offset += len(whole)
         self._tail = (self._tail + whole)[-TAIL_CHECK_BYTES:]
         self.skipped += records.skipped
