@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 import pytest
 
 from dcgan import cli, config
+from dcgan.cli import args as cli_args
 from dcgan.config import GROUPS, ConfigError, TrainConfig, option
 from explorer import config_form, new_run
 
@@ -64,7 +65,7 @@ class ToyConfig(TrainConfig):
 @pytest.fixture
 def toy_field(monkeypatch, tmp_path, app_env):
     """TrainConfig with one more field, as a developer adding an option would write it, and nothing else."""
-    for module in (config, cli, config_form, new_run):  # the modules that build a TrainConfig
+    for module in (config, cli_args, config_form, new_run):  # the modules that build a TrainConfig
         monkeypatch.setattr(module, "TrainConfig", ToyConfig)
     app_env(tmp_path / "checkpoints")
 
