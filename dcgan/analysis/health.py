@@ -15,11 +15,11 @@ from typing import Iterable, NamedTuple, Sequence
 from ..config import TrainConfig
 from ..evaluation.evaluate import COLLAPSE_DROP, coverage_key
 from ..evaluation.metrics import COVERED
+from ..runs.records import ACC_PINNED as PINNED, LOSS_G_EXPLODED  # the trainer's divergence flag uses the same
 
 WINDOW = 2000  # newest metrics records read: about the last 2,000 steps (the trainer logs every step)
 RECENT_BYTES = 560_000  # RunDir.recent_metrics(RECENT_BYTES) holds WINDOW records (230-280 bytes each)
 MIN_STEPS = 50  # fewer records: too few to say anything
-PINNED = 0.99  # D right about (nearly) every image of the batch: 32 of 32 at the recipes' batch size
 LOSING = 0.05  # D right about (nearly) none of them
 STRETCH_SHARE = 0.9  # a stretch holds when this share of its steps do: one lucky batch does not end it
 # the shipped MNIST model had D right about every pair for 359 steps early on and recovered by itself; a D that
@@ -27,7 +27,6 @@ STRETCH_SHARE = 0.9  # a stretch holds when this share of its steps do: one luck
 # of accuracy 1 with loss_g above 15)
 D_WINS_STEPS, D_WINS_LONG = 100, 1000
 D_LOSES_STEPS = 200
-LOSS_G_EXPLODED = 15.0  # -log D(G(z)) > 15: D gives G's images p < 3e-7 of being real (as training/health.py)
 DRIFT_MIN_RECORDS = 200  # the first and last fifth of the window each need 40 steps for their medians
 FLAT = 0.1  # the medians of the window's first and last fifth this close: a flat curve
 CLOSE_TO_WINNING = 0.95  # a median accuracy this high, without a stretch at PINNED, is worth a word

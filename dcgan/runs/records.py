@@ -11,6 +11,13 @@ EVAL_NUMBERS = ("images", "fid", "precision", "recall", "classes_covered", "clas
                 "confident_fraction", "seconds")
 MAX_NUMBER = 2.0 ** 63  # JSON allows integers too big for a float, which every chart would choke on
 
+# What the step statistics mean at their extremes, for the trainer's divergence flag (training/health.py) and the
+# notes under the app's charts (analysis/health.py), which must agree on when D has won.
+ACC_PINNED = 0.99  # D right about (nearly) every image of the batch: 32 of 32 at the recipes' batch size
+# -log D(G(z)) > 15 means D gives G's images p < 3e-7 of being real. The shipped models never got
+# there even for one step (MNIST's highest loss_g in 16,000 steps: 13.0; the faces64 preset on the faces: 14.7 in 1,200)
+LOSS_G_EXPLODED = 15.0
+
 
 def is_number(value) -> bool:
     """A finite int or float that converts to a float (bool is no number here)."""

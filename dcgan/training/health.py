@@ -12,10 +12,8 @@ from __future__ import annotations
 import collections
 from typing import Iterable
 
-ACC_PINNED = 0.99  # D right about (nearly) every image of the batch, real and fake
-# -log D(G(z)) > 15 means D gives G's images p < 3e-7 of being real. The shipped models never got
-# there even for one step (MNIST's highest loss_g in 16,000 steps: 13.0; the faces64 preset on the faces: 14.7 in 1,200)
-LOSS_G_EXPLODED = 15.0
+from ..runs.records import ACC_PINNED, LOSS_G_EXPLODED  # shared with the app's health notes
+
 # a healthy run has D win outright for a while at times (the shipped MNIST: 35 steps in a row with
 # both accuracies >= 0.99, but loss_g < 15 throughout); 50 steps of both at once is a collapse that
 # is not coming back by itself. Long runs wait up to 200 steps (10 % of the run) to be sure; none
