@@ -70,6 +70,10 @@ if "latent_seed" not in st.session_state:  # first visit, or back from another p
 z = st.session_state.get("latent_z")
 if z is None or z.shape[0] != z_dim:  # first visit, or a model with another z_dim
     from_seed()
+    z = st.session_state.get("latent_z")
+    if z is None or z.shape[0] != z_dim:
+        # the seed box holds no valid seed (from_seed left z alone): the last valid seed's z, at this size
+        set_z(z_from_seed(st.session_state.get("latent_seed_value", 0), z_dim)[0].numpy())
 for i in range(z_dim):
     # widgets of a page not shown are forgotten: restore the sliders from the stored z
     if f"z_{i}" not in st.session_state:
@@ -150,7 +154,11 @@ with right:
         with st.expander(title, expanded=g0 == 0):
             cols = st.columns(SLIDER_COLUMNS)
             for j, i in enumerate(group):
+                # value= is never shown (the key's state, set above, is) but saves Streamlit a scan of the
+                # whole session state per slider to learn that a slider with no value is not a range:
+                # 100 such scans were most of a slider move's server time
                 cols[j % SLIDER_COLUMNS].slider(
-                    f"z[{i}]", -Z_LIMIT, Z_LIMIT, step=0.05, key=f"z_{i}", on_change=slider_moved, args=(i,))
+                    f"z[{i}]", -Z_LIMIT, Z_LIMIT, value=0.0, step=0.05, key=f"z_{i}", on_change=slider_moved,
+                    args=(i,))
 
 sweep_section(G, z, model_key, sel)

@@ -64,6 +64,21 @@ def test_seed_and_reset(app_checkpoints):
     assert at.number_input(key="latent_seed").value != 7
 
 
+def test_a_model_with_another_z_dim_while_the_seed_box_is_wrong(app_checkpoints):
+    # the seed box's bad value leaves z alone, but the old z has the old model's size: the page takes the last
+    # valid seed's z at the new size rather than failing on the sliders
+    from dcgan.training.loop import train
+    train(APP_TINY("wide", z_dim=24, steps=2), app_checkpoints, progress=False, log=lambda *_: None)
+    at = open_app()
+    at.number_input(key="latent_seed").set_value(7).run()
+    at.number_input(key="latent_seed").set_value(-5).run()
+    select_run(at, "wide")
+    assert not at.exception and sorted(s.key for s in at.slider) == sorted(f"z_{i}" for i in range(24))
+    assert at.session_state["latent_z"].shape == (24,)
+    from dcgan.sampling import z_from_seed
+    assert at.slider(key="z_5").value == pytest.approx(round(float(z_from_seed(7, 24)[0, 5]), 2))
+
+
 def test_sweep_grid_and_its_errors(app_checkpoints):
     at = open_app()
     at.multiselect[0].set_value([0, 5])
