@@ -13,6 +13,7 @@ What it does, in order:
    mnist28-rpgan on MNIST from --data-root, synthetic with a notice when absent) alone for --window-s:
    "alone". Then training B (the same config, another seed) beside it for --window-s: "two trainings",
    no browser yet. B alone is not measured: the same config on the same machine runs as fast as A.
+   (--trainings 1 runs A only; --trainings 0 none: the latency the browsers and the server alone allow.)
 3. One headless Chromium, --sessions contexts (separate cookies, so separate Streamlit sessions),
    opened at once on the Latent page of mnist. Each sets its own seed (1000 + its number) and, once
    every session has loaded, loops until --minutes are up: --moves-per-round moves of its own slider
@@ -51,7 +52,6 @@ import asyncio
 import os
 import random
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -60,9 +60,9 @@ from pathlib import Path
 
 from bench import browserkit
 from bench.longrun import (DATA_ROOT, ROOT, Goal, PageErrors, Sampler, choose_dataset, goals_text, images_per_s,
-                           out_folder, percentile, plot_timeline, rss_summary, server_log_problems, speed_series,
+                           begin, percentile, plot_timeline, rss_summary, server_log_problems, speed_series,
                            start_trainer, status_sample, stop_trainers, training_config, tree_rss, write_json)
-from bench.report import Target, machine, machine_text, progress
+from bench.report import Target, progress
 from dcgan.runs.rundir import RunDir
 from dcgan.sampling import z_from_seed
 
@@ -138,6 +138,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sessions", type=int, default=20, help="browser sessions at once [20]")
     ap.add_argument("--minutes", type=float, default=10.0, help="how long the class works, once loaded [10]")
+    ap.add_argument("--trainings", type=int, choices=(0, 1, 2), default=2,
+                    help="trainings running beside the class [2]; 0 measures what the browsers and the server "
+                         "alone allow")
     ap.add_argument("--window-s", type=float, default=60.0, help="each training-speed window before the class [60]")
     ap.add_argument("--settle-s", type=float, default=20.0, help="a new trainer runs this long before its window [20]")
     ap.add_argument("--moves-per-round", type=int, default=5, help="slider moves between a sweep and a GIF [5]")
@@ -268,6 +271,11 @@ class Session:
         image = await self.image_key()
         if image != self.image:
             problems.append("its image is not the one its last move drew")
+        # the model it explores: the shipped run, finished (a training run here says 'running'); its image and
+        # sliders alone cannot tell, since seed and moves give the same z whatever run the sidebar shows
+        bar = await page.get_by_test_id("stSidebar").inner_text()
+        if "state: finished" not in bar:
+            problems.append(f"the sidebar shows another run: {' '.join(bar.split())[-120:]!r}")
         exceptions = await page.get_by_test_id("stException").count()
         if exceptions:
             self.rec.exceptions += exceptions
@@ -415,8 +423,9 @@ def run_all(args, out: Path) -> dict:
     if not (SHIPPED / "generator.safetensors").is_file():
         raise SystemExit(f"no shipped model at {SHIPPED}: the class explores it")
     dataset = choose_dataset(args.dataset, args.data_root)
-    cfgs = [training_config("train-a", dataset, args.data_root, seed=1),
-            training_config("train-b", dataset, args.data_root, seed=2)]
+    configs = [training_config("train-a", dataset, args.data_root, seed=1),
+               training_config("train-b", dataset, args.data_root, seed=2)]
+    cfgs = configs[:args.trainings]
     rec, errors = ClassRecord(), PageErrors()
     windows: dict[str, tuple[float, float]] = {}
     runs = []
@@ -448,9 +457,10 @@ def run_all(args, out: Path) -> dict:
             finally:
                 stop_trainers(checkpoints, runs)
             log = server_log_problems(server.log)
-    return {"dataset": dataset, "config": cfgs[0].to_dict(), "windows": windows, "rec": rec, "errors": errors,
+    return {"dataset": dataset, "config": configs[0].to_dict(), "windows": windows, "rec": rec, "errors": errors,
             "rss": rss.samples, "status": {k: [v for _, v in s] for k, s in status.samples.items()},
-            "server_log": log, "t_start": windows["alone"][0] - args.settle_s}
+            "server_log": log,
+            "t_start": windows["alone"][0] - args.settle_s if "alone" in windows else windows["class loading"][0]}
 
 
 def summarise(result: dict, batch_size: int) -> tuple[dict, list[Goal]]:
@@ -494,7 +504,9 @@ def summarise(result: dict, batch_size: int) -> tuple[dict, list[Goal]]:
         goals.append(Goal(f"training {run} during the class vs alone", ratio, TRAINING_RATIO, "×",
                           f"class {fmt(speeds[run].get('class'))} img/s, alone (train-a) {fmt(alone)}; both trainings "
                           f"without the class {fmt(speeds[run].get('two trainings'))} img/s "
-                          f"= {figures['ratio_two_vs_alone'] or 0:.2f}x alone: what 2 trainings on this machine allow"))
+                          f"= {figures['ratio_two_vs_alone'] or 0:.2f}x alone: what 2 trainings on this machine allow"
+                          if figures["ratio_two_vs_alone"] else f"class {fmt(speeds[run].get('class'))} img/s, "
+                          f"alone {fmt(alone)}"))
     return figures, goals
 
 
@@ -503,8 +515,10 @@ def plot(result: dict, batch_size: int, path: Path) -> None:
     w = result["windows"]
     spans = [(*w[name], name) for name in ("alone", "two trainings", "class") if name in w]
     events = [(w["class loading"][0], "browsers open")]
-    plot_timeline(path, f"class of {result['sessions']}: server RSS and the two trainings' img/s "
-                        f"({result['config']['preset']} on {result['dataset']})", t0,
+    runs = len(result["status"])
+    trained = f"the {runs} trainings' img/s ({result['config']['preset']} on {result['dataset']})" if runs else \
+        "no training beside it"
+    plot_timeline(path, f"class of {result['sessions']}: server RSS and {trained}", t0,
                   {"streamlit server (+children)": result["rss"]["server"]},
                   {run: speed_series(samples, batch_size, t0, 30.0) for run, samples in result["status"].items()},
                   events, spans, speed_bin="per 30 s")
@@ -512,15 +526,10 @@ def plot(result: dict, batch_size: int, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # a kill (SIGTERM) unwinds like Ctrl-C, so the trainers, the server and the browser are stopped
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    why = browserkit.browser_missing()
-    if why:
-        print(f"cannot run the class: {why}", file=sys.stderr)
+    begun = begin(args.out, "class-", "run the class")
+    if begun is None:
         return 2
-    out = out_folder(args.out, "class-")
-    info = machine()
-    print(machine_text(info), flush=True)
+    out, info = begun
     started = time.monotonic()
     result = run_all(args, out)
     result["sessions"] = args.sessions

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import signal
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -25,7 +27,7 @@ from dcgan.presets import default_preset, preset_config
 from dcgan.runs.rundir import ACTIVE_STATES, RunDir
 from dcgan.training.launch import start_training, stop_training, wait_for_state
 
-from .report import Target, progress
+from .report import Target, machine, machine_text, progress
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = ROOT.parent / "shared" / "datasets"
@@ -307,6 +309,21 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 # --- output --------------------------------------------------------------------------------------
+
+def begin(out: Path | None, prefix: str, what: str) -> tuple[Path, dict] | None:
+    """How both long benchmarks start: a kill (SIGTERM) unwinds like Ctrl-C, so their trainers, server and
+    browser are stopped; without a browser one line and None; else the output folder and the machine, printed."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    from . import browserkit  # here, not at the top: tests import this module without a browser
+    why = browserkit.browser_missing()
+    if why:
+        print(f"cannot {what}: {why}", file=sys.stderr)
+        return None
+    out = out_folder(out, prefix)
+    info = machine()
+    print(machine_text(info), flush=True)
+    return out, info
+
 
 def out_folder(path: Path | None, prefix: str) -> Path:
     out = Path(tempfile.mkdtemp(prefix=prefix)) if path is None else path

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -49,10 +48,10 @@ from pathlib import Path
 
 from bench import browserkit
 from bench.longrun import (DATA_ROOT, SNAPSHOT_TEXT, STEP_TEXT, FRAGMENT_WARNING, Goal, PageErrors, Sampler,
-                           choose_dataset, goals_text, images_per_s, out_folder, plot_timeline, rss_summary,
+                           choose_dataset, goals_text, images_per_s, begin, plot_timeline, rss_summary,
                            server_log_problems, speed_series, start_trainer, status_sample, stop_trainers,
                            training_config, tree_rss, write_json)
-from bench.report import Target, machine, machine_text, progress
+from bench.report import Target, progress
 
 RUN = "soak"
 RSS_GROWTH_MB = Target("<=", 100.0)
@@ -328,15 +327,10 @@ def plot(result: dict, batch_size: int, path: Path, headless_mean: float | None)
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # a kill (SIGTERM) unwinds like Ctrl-C, so the trainers, the server and the browser are stopped
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    why = browserkit.browser_missing()
-    if why:
-        print(f"cannot soak: {why}", file=sys.stderr)
+    begun = begin(args.out, "soak-", "soak")
+    if begun is None:
         return 2
-    out = out_folder(args.out, "soak-")
-    info = machine()
-    print(machine_text(info), flush=True)
+    out, info = begun
     started = time.monotonic()
     result = run_soak(args)
     batch = result["config"]["batch_size"]

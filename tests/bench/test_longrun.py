@@ -237,6 +237,27 @@ def test_class_summary_against_its_goals():
     assert figures["sessions"] == 4 and figures["state_checks_failed"] == 1
 
 
+def test_class_with_no_training_beside_it(tmp_path):
+    # --trainings 0: the latency the browsers and the server alone allow; no training goals, a plot still
+    assert class_of_20.parse_args([]).trainings == 2 and class_of_20.parse_args(["--trainings", "0"]).trainings == 0
+    with pytest.raises(SystemExit):
+        class_of_20.parse_args(["--trainings", "3"])
+    rec = class_of_20.ClassRecord()
+    rec.moves = [{"session": 0, "server_ms": 120.0, "input_ms": 150.0}, {"session": 1, "server_ms": 180.0,
+                                                                        "input_ms": 200.0}]
+    result = {"rec": rec, "errors": PageErrors(), "server_log": {"Traceback": 0, "lines": []},
+              "windows": {"class": (30, 90), "class loading": (0, 30)}, "status": {},
+              "rss": {"server": [(0, 500 * MB), (90, 510 * MB)]}, "t_start": 0, "sessions": 2,
+              "config": {"preset": "mnist28-rpgan"}, "dataset": "synthetic"}
+    figures, goals = class_of_20.summarise(result, 32)
+    assert [g.name for g in goals] == ["slider move, server-side p95",
+                                       "errors (console + page + failed actions + failed state checks + "
+                                       "server-log tracebacks)"]
+    assert [g.passed for g in goals] == [True, True] and figures["ratio_two_vs_alone"] is None
+    class_of_20.plot(result, 32, tmp_path / "class.png")
+    assert (tmp_path / "class.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_percentile():
     assert percentile([], 50) is None
     assert percentile([5.0], 95) == 5.0
