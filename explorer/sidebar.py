@@ -79,10 +79,16 @@ def _pick_run(names: list[str]) -> str:
     gone = st.session_state.get("sidebar_run")
     if st.session_state.get("run") not in (None, *names):
         gone = st.session_state.pop("run")
-    # a value set through session_state must not also be given as the default: Streamlit warns on each run
-    default = {} if "run" in st.session_state else {
-        "index": names.index(DEFAULT_RUN) if DEFAULT_RUN in names else 0}
-    name = st.selectbox("Run", names, key="run", bind="query-params", **default)
+    # One default for the whole session. A widget bound to the URL drops its parameter while its value equals
+    # the default, and on a page switch Streamlit may seed it from the URL again, when no parameter means "the
+    # default": a default that moved (it was the newest run once "run" was in session_state) sent sessions
+    # exploring mnist to a run just started (bench/class_of_20.py: 3 of 20 sessions, on train-b at step 0).
+    # Its value set through session_state as well only makes Streamlit log a line (off in config.toml).
+    fallback = DEFAULT_RUN if DEFAULT_RUN in names else names[0]
+    default = st.session_state.setdefault("sidebar_default_run", fallback)
+    if default not in names:
+        default = st.session_state["sidebar_default_run"] = fallback
+    name = st.selectbox("Run", names, index=names.index(default), key="run", bind="query-params")
     if gone not in (None, deleted_here, *names):
         st.warning(f"Run **{gone}** is gone (its folder was deleted or moved); showing **{name}** instead.",
                    icon=":material/folder_off:")
