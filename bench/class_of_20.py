@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import browserkit
-from bench.longrun import (DATA_ROOT, ROOT, Goal, PageErrors, Sampler, choose_dataset, goals_text, images_per_s,
+from bench.longrun import (DATA_ROOT, ROOT, Goal, PageErrors, Sampler, choose_dataset, end, images_per_s,
                            begin, percentile, plot_timeline, rss_summary, server_log_problems, speed_series,
                            start_trainer, status_sample, stop_trainers, training_config, tree_rss, write_json)
 from bench.report import Target, progress
@@ -560,12 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  failed ({e['session']}): {e['action']}: {e['error'][:200]}")
     for c in [c for c in rec.checks if not c["ok"]][:10]:
         print(f"  state check ({c['session']}, {c['where']}): {'; '.join(c['problems'])}")
-    for line in result["server_log"]["lines"][:10]:
-        print(f"  server log: {line[:200]}")
-    print(goals_text(goals))
-    print(f"{(time.monotonic() - started) / 60:.1f} min; load average at the end "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; results in {out}")
-    return 0
+    return end(result["server_log"]["lines"], goals, started, out)
 
 
 if __name__ == "__main__":

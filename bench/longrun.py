@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import signal
 import statistics
@@ -323,6 +324,16 @@ def begin(out: Path | None, prefix: str, what: str) -> tuple[Path, dict] | None:
     info = machine()
     print(machine_text(info), flush=True)
     return out, info
+
+
+def end(server_log_lines: list[str], goals: list[Goal], started: float, out: Path) -> int:
+    """How both long benchmarks end: the server log's problems, the goals, the time taken and the load."""
+    for line in server_log_lines[:10]:
+        print(f"  server log: {line[:200]}")
+    print(goals_text(goals))
+    print(f"{(time.monotonic() - started) / 60:.1f} min; load average at the end "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; results in {out}")
+    return 0
 
 
 def out_folder(path: Path | None, prefix: str) -> Path:

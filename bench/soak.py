@@ -48,7 +48,7 @@ from pathlib import Path
 
 from bench import browserkit
 from bench.longrun import (DATA_ROOT, SNAPSHOT_TEXT, STEP_TEXT, FRAGMENT_WARNING, Goal, PageErrors, Sampler,
-                           choose_dataset, goals_text, images_per_s, begin, plot_timeline, rss_summary,
+                           choose_dataset, end, images_per_s, begin, plot_timeline, rss_summary,
                            server_log_problems, speed_series, start_trainer, status_sample, stop_trainers,
                            training_config, tree_rss, write_json)
 from bench.report import Target, progress
@@ -359,14 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     if errors.known:
         print(f"  not counted: {len(errors.known)} console 404s of Streamlit's base-path probe at a page's own URL "
               f"(streamlit/streamlit #7074: {', '.join(sorted({e['url'].rsplit('/', 1)[-1] for e in errors.known}))})")
-    for line in result["server_log"]["lines"][:10]:
-        print(f"  server log: {line[:200]}")
     for st in result["stalls"][:10]:
         print(f"  stall: {st['what']}")
-    print(goals_text(goals))
-    print(f"{(time.monotonic() - started) / 60:.1f} min; load average at the end "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; results in {out}")
-    return 0
+    return end(result["server_log"]["lines"], goals, started, out)
 
 
 if __name__ == "__main__":
