@@ -74,7 +74,8 @@ def _pick_run(names: list[str]) -> str:
     # a page that just started a run asks for it here, before the widget exists in this script run
     wanted = st.session_state.pop("select_run_next", None)
     if wanted is not None:
-        st.session_state["run"] = wanted
+        # it becomes the default too: a URL without the run parameter must mean the run this session now shows
+        st.session_state["run"] = st.session_state["sidebar_default_run"] = wanted
     deleted_here = st.session_state.pop(DELETED_HERE, None)
     gone = st.session_state.get("sidebar_run")
     if st.session_state.get("run") not in (None, *names):
