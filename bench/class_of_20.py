@@ -22,8 +22,9 @@ What it does, in order:
    by the sidebar, Interpolate and Download GIF (the GIF must hold the Frames box's frame count), and
    back to Latent by the sidebar.
 4. State: before each sweep and after each return from Interpolate, a session's Seed box must still
-   hold its seed, its slider its last value, every other slider of the first 20 its starting value, and
-   its image the one its own last move drew: another session's moves must change none of it.
+   hold its seed, its slider its last value, every other slider of the first 20 its starting value, its
+   image the one its own last move drew, and its sidebar the shipped model ('finished'; a seed gives the
+   same z on any run, so only the sidebar tells runs apart): another session's moves must change none of it.
 5. Errors: console errors and uncaught page errors of every page, Streamlit exception elements, and
    any action that failed or timed out (its screenshot saved as FAILED_session_N.png in --out; a GIF
    with the wrong frame count is kept there with a full-page screenshot, and every GIF's form

@@ -74,22 +74,15 @@ def _pick_run(names: list[str]) -> str:
     # a page that just started a run asks for it here, before the widget exists in this script run
     wanted = st.session_state.pop("select_run_next", None)
     if wanted is not None:
-        # it becomes the default too: a URL without the run parameter must mean the run this session now shows
-        st.session_state["run"] = st.session_state["sidebar_default_run"] = wanted
+        st.session_state["run"] = wanted
     deleted_here = st.session_state.pop(DELETED_HERE, None)
     gone = st.session_state.get("sidebar_run")
     if st.session_state.get("run") not in (None, *names):
         gone = st.session_state.pop("run")
-    # One default for the whole session. A widget bound to the URL drops its parameter while its value equals
-    # the default, and on a page switch Streamlit may seed it from the URL again, when no parameter means "the
-    # default": a default that moved (it was the newest run once "run" was in session_state) sent sessions
-    # exploring mnist to a run just started (bench/class_of_20.py: 3 of 20 sessions, on train-b at step 0).
-    # Its value set through session_state as well only makes Streamlit log a line (off in config.toml).
-    fallback = DEFAULT_RUN if DEFAULT_RUN in names else names[0]
-    default = st.session_state.setdefault("sidebar_default_run", fallback)
-    if default not in names:
-        default = st.session_state["sidebar_default_run"] = fallback
-    name = st.selectbox("Run", names, index=names.index(default), key="run", bind="query-params")
+    # a value set through session_state must not also be given as the default: Streamlit warns on each run
+    default = {} if "run" in st.session_state else {
+        "index": names.index(DEFAULT_RUN) if DEFAULT_RUN in names else 0}
+    name = st.selectbox("Run", names, key="run", bind="query-params", **default)
     if gone not in (None, deleted_here, *names):
         st.warning(f"Run **{gone}** is gone (its folder was deleted or moved); showing **{name}** instead.",
                    icon=":material/folder_off:")

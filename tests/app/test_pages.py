@@ -79,24 +79,6 @@ def test_a_model_with_another_z_dim_while_the_seed_box_is_wrong(app_checkpoints)
     assert at.slider(key="z_5").value == pytest.approx(round(float(z_from_seed(7, 24)[0, 5]), 2))
 
 
-def test_the_run_box_keeps_one_default_while_new_runs_appear(app_checkpoints):
-    # the run box is bound to the URL, where Streamlit drops the parameter while the value is the default and
-    # may read a missing one as "the default" again on a page switch: a default that became the newest run
-    # once a value was in session_state sent sessions to a run just started
-    from dcgan.training.loop import train
-    at = open_app()
-    box = at.selectbox(key="run")
-    assert box.value == "tiny" and box.options[box.proto.default] == "tiny"
-    train(APP_TINY("newer", steps=2), app_checkpoints, progress=False, log=lambda *_: None)
-    at.run()
-    box = at.selectbox(key="run")
-    assert box.options[0] == "newer"  # newest first, as the box lists them
-    assert box.value == "tiny" and box.options[box.proto.default] == "tiny"
-    select_run(at, "newer")
-    box = at.selectbox(key="run")
-    assert box.value == "newer" and box.options[box.proto.default] == "tiny"
-
-
 def test_sweep_grid_and_its_errors(app_checkpoints):
     at = open_app()
     at.multiselect[0].set_value([0, 5])

@@ -426,7 +426,7 @@ def test_app_restarted_while_a_run_trains_picks_it_up(tmp_path, app_env):
             time.sleep(0.05)
         st.cache_resource.clear()
         at = open_app("train")
-        assert not at.exception and not at.error
+        assert not at.exception and not at.error, [e.value for e in at.error]
         assert any("refreshes every" in i.value for i in at.info)
         later = int(at.get("progress")[0].proto.text.split("/")[0].split()[-1])
         assert later >= first + 30
