@@ -17,35 +17,10 @@ from ..runs.files import WriteError, atomic_write_json
 from ..runs.processes import pid_alive
 from ..runs.rundir import ACTIVE_STATES, RunDir
 
-# A trainer is a background job: when the app (or the browser beside it) wants a core at the same moment, the
-# trainer yields, so a slider move is not queued behind training steps (bench/class_of_20.py); with nothing
-# else running it still gets every core. 10 is nice(1)'s own default.
-TRAINER_NICENESS = 10
-NICENESS_ENV = "DCGAN_TRAINER_NICE"  # 0 runs trainers at the app's own priority
-
-
-def trainer_niceness() -> int:
-    """How much lower than the app's a trainer's CPU priority is: $DCGAN_TRAINER_NICE, else 10."""
-    text = os.environ.get(NICENESS_ENV, "").strip()
-    if not text:
-        return TRAINER_NICENESS
-    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 19:
-        raise ConfigError(f"{NICENESS_ENV} must be a whole number from 0 (the app's priority) to 19, not {text!r}")
-    return int(text)
-
-
-def trainer_command(args: list[str]) -> list[str]:
-    """`python -m dcgan ARGS --quiet`, under nice(1) on a POSIX system that has it (nice execs, so the pid is
-    the trainer's; elsewhere, as on Windows, where a Cygwin nice.exe would not keep the pid, the trainer runs
-    at the app's priority)."""
-    command = [sys.executable, "-m", "dcgan", *args, "--quiet"]
-    niceness, nice = trainer_niceness(), shutil.which("nice") if os.name == "posix" else None
-    return [nice, "-n", str(niceness), *command] if niceness and nice else command
 
 
 def _spawn(args: list[str], run: RunDir, total_steps: int) -> int:
     """Run `python -m dcgan ARGS` detached, its output appended to the run's train.log."""
-    command = trainer_command(args)
     run.path.mkdir(parents=True, exist_ok=True)
     run.stop_path.unlink(missing_ok=True)  # a stale request would stop the new trainer at once
     run.launch_path.unlink(missing_ok=True)  # an earlier launch's dead pid must not fail this one
@@ -59,7 +34,7 @@ def _spawn(args: list[str], run: RunDir, total_steps: int) -> int:
         run.log_path.unlink()  # a shared run's train.log must not make us append to a file elsewhere
     with open(run.log_path, "ab") as log:
         # a new session: the trainer outlives an app restart and gets no Ctrl-C meant for the app
-        proc = subprocess.Popen(command, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "dcgan", *args, "--quiet"], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env=env, cwd=PROJECT_ROOT)
     # the launcher's own file, so a reader can tell a trainer still starting from one that died
@@ -74,7 +49,6 @@ def check_launch(cfg: TrainConfig) -> None:
     work leaves nothing behind: the config, its data (relative paths from the project folder, as the
     trainer reads them), the device and, with eval_every, the evaluator's classifier."""
     check_source(cfg)
-    trainer_niceness()  # a bad $DCGAN_TRAINER_NICE is refused before a run folder is made
     from .loop import resolve_device
     resolve_device(cfg.device)
     if cfg.eval_every:
