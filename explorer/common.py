@@ -91,8 +91,11 @@ def bounded_number(container, label: str, low: float, high: float, value: float 
     meta = dict(low=low, high=high, low_open=False, high_open=False)
     allowed = bounds_text(meta)
     text = f"{help} Allowed: {allowed}." if help else f"Allowed: {allowed}."
-    if value is not None and not (key is not None and key in st.session_state):
-        kwargs["value"] = value  # a value set through session_state must not be given twice
+    # a value set through session_state must not be given twice; but Streamlit drops a disabled box's state on
+    # a rerun (nobody can have typed in it), and without value= it would fall to 0: the Train page's "Resume to
+    # step" of a training run showed "must be 1 to 10,000,000" after the live view reran the page
+    if value is not None and (kwargs.get("disabled") or key is None or key not in st.session_state):
+        kwargs["value"] = value
     value = container.number_input(label, key=key, help=text, **kwargs)
     if value is None or not in_bounds(value, meta):
         container.error(f"**{label}** must be {allowed}.", icon=":material/error:")

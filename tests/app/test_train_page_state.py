@@ -127,3 +127,20 @@ def test_mirrored_losses_get_a_panel_each():
     assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == ("loss D", "loss G")
     assert all(t.yaxis in (None, "y") for t in loss_figure(metrics).data)
     assert all(t.yaxis in (None, "y") for t in loss_figure(metrics, cfg=TrainConfig(gan_loss="hinge")).data)
+
+
+def test_a_disabled_number_box_keeps_its_value_when_the_page_reruns_itself():
+    # Streamlit drops a disabled widget's state on a rerun; the Train page's "Resume to step" (disabled while
+    # the run trains) then fell to 0 and said "must be 1 to 10,000,000" after the live view reran the page
+    script = """
+import streamlit as st
+from explorer.common import bounded_number
+value = bounded_number(st, "Resume to step", 1, 10, 5, key="resume_to", step=1, disabled=True)
+st.write(f"value {value}")
+if not st.session_state.get("rerun_once"):
+    st.session_state["rerun_once"] = True
+    st.rerun()
+"""
+    at = AppTest.from_string(script, default_timeout=TIMEOUT_S).run()
+    assert not at.exception and not errors(at), errors(at)
+    assert [m.value for m in at.markdown] == ["value 5"]
