@@ -120,7 +120,10 @@ def field_widget(container, f: Field):
     elif f.type == "int":
         container.number_input(text, key=key, step=1, help=help_text)
     else:
-        container.text_input(text, key=key, help=help_text)
+        # value= as well as the key's state: a text box the browser mounts again (a collapsed expander opened
+        # after a rerun) starts from the element's default, and without one it came back empty ('' is not a
+        # number) when Start was pressed soon after the page opened (tests/browser, CI)
+        container.text_input(text, value=st.session_state.get(key, ""), key=key, help=help_text)
     value = widget_value(f)
     if value is INVALID:
         container.error(f"**{text}**: {st.session_state.get(key)!r} is not a number (write e.g. 0.0002 or 2e-4)")
