@@ -79,10 +79,17 @@ def _pick_run(names: list[str]) -> str:
     gone = st.session_state.get("sidebar_run")
     if st.session_state.get("run") not in (None, *names):
         gone = st.session_state.pop("run")
-    # a value set through session_state must not also be given as the default: Streamlit warns on each run
-    default = {} if "run" in st.session_state else {
-        "index": names.index(DEFAULT_RUN) if DEFAULT_RUN in names else 0}
-    name = st.selectbox("Run", names, key="run", bind="query-params", **default)
+    # The URL names the run (a refresh or a shared link opens it), but only a new session reads it: after
+    # that the session's own choice rules and is written back. Streamlit's bind="query-params" read a
+    # missing parameter as "the default" on some page switches, and drops the parameter while the value is
+    # the default, a default that moved to the newest run: 3 of 20 class sessions exploring mnist were
+    # found on a run another session had just started (bench/class_of_20.py).
+    if "run" not in st.session_state:
+        asked = st.query_params.get("run")
+        st.session_state["run"] = asked if asked in names else DEFAULT_RUN if DEFAULT_RUN in names else names[0]
+    name = st.selectbox("Run", names, key="run")
+    if st.query_params.get("run") != name:
+        st.query_params["run"] = name
     if gone not in (None, deleted_here, *names):
         st.warning(f"Run **{gone}** is gone (its folder was deleted or moved); showing **{name}** instead.",
                    icon=":material/folder_off:")

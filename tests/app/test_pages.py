@@ -19,7 +19,7 @@ from dcgan.runs.rundir import RunDir
 from dcgan.runs import progress
 from explorer import charts
 
-from apptestkit import errors, image_urls, open_app
+from apptestkit import APP, TIMEOUT_S, errors, image_urls, open_app
 from trainkit import APP_TINY
 
 
@@ -77,6 +77,30 @@ def test_a_model_with_another_z_dim_while_the_seed_box_is_wrong(app_checkpoints)
     assert at.session_state["latent_z"].shape == (24,)
     from dcgan.sampling import z_from_seed
     assert at.slider(key="z_5").value == pytest.approx(round(float(z_from_seed(7, 24)[0, 5]), 2))
+
+
+def test_the_run_box_stays_on_its_run_while_new_runs_appear(app_checkpoints):
+    # the URL names the run, but only a new session reads it: Streamlit's own URL binding read a missing
+    # parameter as "the default" on a page switch, a default that had moved to the newest run, and sent
+    # sessions exploring one run to a run another session had just started
+    from dcgan.training.loop import train
+    at = open_app()
+    assert at.selectbox(key="run").value == "tiny" and at.query_params["run"] == "tiny"
+    train(APP_TINY("newer", steps=2), app_checkpoints, progress=False, log=lambda *_: None)
+    at.query_params.pop("run")  # a page switch that lost the parameter
+    at.switch_page("explorer/interpolate.py").run()
+    box = at.selectbox(key="run")
+    assert box.options[0] == "newer" and box.value == "tiny"  # newest first, as the box lists them
+    assert at.query_params["run"] == "tiny"  # written back
+    select_run(at, "newer")
+    assert at.selectbox(key="run").value == "newer" and at.query_params["run"] == "newer"
+    # a new session from that URL (a refresh) opens the run it names; an unknown name opens the default (the
+    # shipped mnist, else the newest run)
+    for asked, shown in (("tiny", "tiny"), ("nonesuch", "newer")):
+        fresh = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+        fresh.query_params["run"] = asked
+        fresh.run()
+        assert not fresh.exception and fresh.selectbox(key="run").value == shown
 
 
 def test_sweep_grid_and_its_errors(app_checkpoints):
