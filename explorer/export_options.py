@@ -57,10 +57,11 @@ def show_animation(data: bytes, fmt: str, name: str, caption: str, key: str, loo
         st.caption(f"{caption}: a ZIP of PNG frames, to download")
     else:
         show_image(data, caption=caption)
-    # the file is handed over on the click (deferred data): bytes given here directly would be a media file
-    # the page's next rerun releases, and the browser's check of the button then meets a 404 (bench/class_of_20.py)
-    st.download_button(f"Download {what + ' ' if what else ''}{LABEL[fmt].split(' (')[0]}", lambda: data,
-                       file_name=name + suffix(fmt), mime=MIME[fmt], key=key, on_click="ignore")
+    # the bytes themselves, not made on the click (deferred data): a deferred file is asked for over the
+    # session's websocket, and with 20 sessions on one 2-core server 30 of 67 GIF downloads were cancelled
+    # or never began (bench/class_of_20.py, 2026-12-07); bytes given here went through in every class run
+    st.download_button(f"Download {what + ' ' if what else ''}{LABEL[fmt].split(' (')[0]}", data, file_name=name + suffix(fmt), mime=MIME[fmt],
+                       key=key, on_click="ignore")
 
 
 def model_of(sel) -> ModelRef:

@@ -162,12 +162,12 @@ elif result:
         back = f" ({result['frames']} forward, {played - result['frames']} back)" if played != result["frames"] else ""
         show_animation(result["data"], fmt, "interpolation", f"{played} {fmt} frames{back}, {result['method']}",
                        key="download_animation", loop=result["loop"])
-        st.download_button("Download session file", lambda: result["session"], file_name="interpolation_session.json",
+        st.download_button("Download session file", result["session"], file_name="interpolation_session.json",
                            mime="application/json", key="download_session", on_click="ignore",
                            help="`python -m dcgan render interpolation_session.json` makes this file again, byte "
                                 "for byte; or load it above")
     with g2:
         st.subheader("Frames")
         show_image(result["grid_png"], caption="every frame, row by row")
-        st.download_button("Download frame grid PNG", lambda: result["grid_png"], file_name="interpolation_grid.png",
+        st.download_button("Download frame grid PNG", result["grid_png"], file_name="interpolation_grid.png",
                            mime="image/png", key="download_grid", on_click="ignore")

@@ -54,7 +54,7 @@ def line_export(prefix: str, title: str, made_from: tuple, make: Make, name: str
                 if result["played"] != result["frames"] else ""
             show_animation(result["data"], result["format"], name, f"{result['played']} frames{back}",
                            key=f"{prefix}_download", loop=result["loop"])
-            st.download_button("Download session file", lambda: result["session"], file_name=f"{name}_session.json",
+            st.download_button("Download session file", result["session"], file_name=f"{name}_session.json",
                                mime="application/json", key=f"{prefix}_session", on_click="ignore",
                                help=f"`python -m dcgan render {name}_session.json` makes this file again, byte for "
                                     "byte; the Interpolate page renders it too")

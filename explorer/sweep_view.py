@@ -54,10 +54,7 @@ def sweep_section(G, z, model_key: tuple, sel) -> None:
     if sweep and sweep["model"] == model_key:  # a sweep of another model would mislead
         show_image(sweep["png"], caption=f"rows: components {', '.join(map(str, sweep['components']))}; "
                                          f"columns: their value from {sweep['low']:g} to {sweep['high']:g}")
-        # data made on the click (deferred), as every download here: bytes given directly become a media file
-        # that the next rerun (a slider move) releases, and the browser's check of the button met a 404
-        st.download_button("Sweep PNG", lambda: sweep["png"], file_name="sweep.png", mime="image/png",
-                           on_click="ignore")
+        st.download_button("Sweep PNG", sweep["png"], file_name="sweep.png", mime="image/png", on_click="ignore")
         animation_section(G, sweep, sel)
 
 
