@@ -87,7 +87,9 @@ def _pick_run(names: list[str]) -> str:
     if "run" not in st.session_state:
         asked = st.query_params.get("run")
         st.session_state["run"] = asked if asked in names else DEFAULT_RUN if DEFAULT_RUN in names else names[0]
-    name = st.selectbox("Run", names, key="run")
+    # its default is its value too: a browser that mounts the box again starts from the default, and the
+    # newest run as default put one class session on a training run from its first page (bench/class_of_20.py)
+    name = st.selectbox("Run", names, index=names.index(st.session_state["run"]), key="run")
     if st.query_params.get("run") != name:
         st.query_params["run"] = name
     if gone not in (None, deleted_here, *names):
