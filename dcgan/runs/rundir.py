@@ -541,3 +541,9 @@ def list_runs(checkpoints: str | Path) -> list[RunDir]:
             return 0.0
 
     return sorted(runs, key=born, reverse=True)
+
+
+def active_runs(checkpoints: str | Path) -> list[RunDir]:
+    """The runs under checkpoints/ whose trainer is starting or running now (a trainer that died without
+    saying so is 'interrupted' by status(), so it is not counted)."""
+    return [r for r in list_runs(checkpoints) if r.status().get("state") in ACTIVE_STATES]

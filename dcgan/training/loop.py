@@ -32,6 +32,7 @@ from ..runs.rundir import RunDir, RunFolderGone
 from .balance import balance_lrs, decayed_lr, set_lr
 from .distributed import SINGLE, World
 from .step import train_step, uses_bf16
+from .threads import ThreadShare
 
 
 class TrainingFailed(RuntimeError):
@@ -336,6 +337,7 @@ class Trainer:
         if cfg.precision == "auto":
             self.log(f"precision auto: {self.step_precision} on this {self.device.type} "
                      f"({'it has' if self.step_precision == 'bf16' else 'no'} fast bf16 units)")
+        threads = ThreadShare(self.run, self.device, self.world.distributed, self.log)
         try:
             if self.world.share(self.step == 0 and not self.run.grid_path(0).exists()):
                 self.snapshot()  # step 0: what G makes before any training
@@ -354,6 +356,7 @@ class Trainer:
                     self.log(f"stopped at step {self.step} (checkpoint saved)")
                     return "stopped"
 
+                threads.update()
                 t0 = time.perf_counter()
                 if cfg.lr_decay_from < 1:  # from the step count alone, so a resume takes up the same rates
                     for opt, base in ((self.opt_d, cfg.lr_d), (self.opt_g, cfg.lr_g)):
@@ -409,6 +412,7 @@ class Trainer:
             self.write_status("finished")
             return "finished"
         finally:
+            threads.restore()
             # a stop asked for too late to honour must not stop the next resume at once (but a folder
             # that is no longer this run's keeps its files)
             if self.main:
