@@ -543,7 +543,10 @@ def list_runs(checkpoints: str | Path) -> list[RunDir]:
     return sorted(runs, key=born, reverse=True)
 
 
-def active_runs(checkpoints: str | Path) -> list[RunDir]:
+def active_runs(checkpoints: str | Path, this_host: bool = False) -> list[RunDir]:
     """The runs under checkpoints/ whose trainer is starting or running now (a trainer that died without
-    saying so is 'interrupted' by status(), so it is not counted)."""
-    return [r for r in list_runs(checkpoints) if r.status().get("state") in ACTIVE_STATES]
+    saying so is 'interrupted' by status(), so it is not counted); this_host: only those whose trainer
+    runs on this machine (a checkpoints folder on shared storage can hold another machine's)."""
+    here = socket.gethostname()
+    return [r for r in list_runs(checkpoints) if (st := r.status()).get("state") in ACTIVE_STATES
+            and (not this_host or st.get("host", here) == here)]

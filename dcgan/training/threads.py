@@ -37,7 +37,8 @@ class ThreadShare:
         if not self.enabled or time.monotonic() < self._next_check:
             return
         self._next_check = time.monotonic() + CHECK_EVERY_S
-        trainings = max(1, len(active_runs(self.run.path.parent)))  # this one included (starting or running)
+        # this one included (starting or running); trainers on other machines share no cores with it
+        trainings = max(1, len(active_runs(self.run.path.parent, this_host=True)))
         want = max(1, self.own // trainings)
         if want != self.now:
             torch.set_num_threads(want)

@@ -53,7 +53,7 @@ def test_each_of_n_trainings_gets_its_share_and_the_count_follows_them(tmp_path,
     assert torch.get_num_threads() == 4
 
 
-def test_a_dead_trainer_and_another_folder_are_not_counted(tmp_path, four_threads):
+def test_a_dead_trainer_another_folder_and_another_machine_are_not_counted(tmp_path, four_threads):
     me = running(tmp_path / "a", "me")
     running(tmp_path / "b", "elsewhere")  # another checkpoints folder
     dead = RunDir.of(tmp_path / "a", "dead")
@@ -61,7 +61,13 @@ def test_a_dead_trainer_and_another_folder_are_not_counted(tmp_path, four_thread
     status = json.loads(dead.status_path.read_text())
     status["pid_start"] -= 100_000  # this pid, but a process started 1,000 s earlier: one that has ended
     dead.status_path.write_text(json.dumps(status))
-    assert [r.name for r in active_runs(tmp_path / "a")] == ["me"]
+    remote = RunDir.of(tmp_path / "a", "remote")
+    remote.write_status("running", 5, 100)
+    status = json.loads(remote.status_path.read_text())
+    status["host"] = "another-machine"  # on shared storage: alive by its heartbeat, but not on these cores
+    remote.status_path.write_text(json.dumps(status))
+    assert sorted(r.name for r in active_runs(tmp_path / "a")) == ["me", "remote"]
+    assert [r.name for r in active_runs(tmp_path / "a", this_host=True)] == ["me"]
     share = ThreadShare(me, CPU, distributed=False, log=lambda _: None)
     share.update()
     assert torch.get_num_threads() == 4
