@@ -26,7 +26,7 @@ from bench.report import machine, machine_text, progress
 from dcgan.training.threads import CHECK_EVERY_S
 
 
-def sample(runs, seconds: float) -> dict:
+def sample(runs, seconds: float, batch_size: int) -> dict:
     """Each run's img/s over the next `seconds`, from status.json read every half second."""
     samples = {r.name: [] for r in runs}
     end = time.monotonic() + seconds
@@ -36,7 +36,7 @@ def sample(runs, seconds: float) -> dict:
             if s is not None:
                 samples[r.name].append(s)
         time.sleep(0.5)
-    return {name: images_per_s(s, 32) for name, s in samples.items()}
+    return {name: images_per_s(s, batch_size) for name, s in samples.items()}
 
 
 def case(label: str, dataset: str, data_root: Path, window_s: float, env: dict) -> dict:
@@ -45,15 +45,16 @@ def case(label: str, dataset: str, data_root: Path, window_s: float, env: dict) 
     try:
         with tempfile.TemporaryDirectory(prefix="side-by-side-") as tmp:
             checkpoints = Path(tmp)
-            a = start_trainer(training_config("train-a", dataset, data_root, seed=0), checkpoints)
+            cfg = training_config("train-a", dataset, data_root, seed=0)
+            a = start_trainer(cfg, checkpoints)
             runs = [a]
             try:
                 time.sleep(CHECK_EVERY_S)  # past the step-0 snapshot and the first thread count
-                alone = sample([a], window_s)["train-a"]
+                alone = sample([a], window_s, cfg.batch_size)["train-a"]
                 b = start_trainer(training_config("train-b", dataset, data_root, seed=1), checkpoints)
                 runs.append(b)
                 time.sleep(2 * CHECK_EVERY_S)  # both have counted each other
-                two = sample([a, b], window_s)
+                two = sample([a, b], window_s, cfg.batch_size)
                 log_a = a.log_tail(2048)
             finally:
                 stop_trainers(checkpoints, runs)

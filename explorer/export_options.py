@@ -60,8 +60,8 @@ def show_animation(data: bytes, fmt: str, name: str, caption: str, key: str, loo
     # the bytes themselves, not made on the click (deferred data): a deferred file is asked for over the
     # session's websocket, and with 20 sessions on one 2-core server 36 of 76 GIF downloads were cancelled
     # or never began (bench/class_of_20.py, 2026-12-07); bytes given here went through in every class run
-    st.download_button(f"Download {what + ' ' if what else ''}{LABEL[fmt].split(' (')[0]}", data, file_name=name + suffix(fmt), mime=MIME[fmt],
-                       key=key, on_click="ignore")
+    st.download_button(f"Download {what + ' ' if what else ''}{LABEL[fmt].split(' (')[0]}", data,
+                       file_name=name + suffix(fmt), mime=MIME[fmt], key=key, on_click="ignore")
 
 
 def model_of(sel) -> ModelRef:

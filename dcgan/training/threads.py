@@ -18,7 +18,7 @@ class ThreadShare:
 
     Two trainers with torch's default of one thread per core on 2 cores ran at 12 img/s each against 556
     alone: OpenMP's threads spin at every barrier waiting for a thread whose core the other process holds.
-    With one thread each they ran at 375 and 368 img/s (bench/trainings_side_by_side.py, docs/speed.md).
+    With one thread each they ran at 375 and 368 img/s (bench/side_by_side.py, docs/speed.md).
 
     Left alone: a GPU run, torchrun's processes (torchrun sets OMP_NUM_THREADS=1 itself), and a trainer
     started with OMP_NUM_THREADS set (the user's own count, kept; a run's numbers depend on its thread
@@ -27,7 +27,6 @@ class ThreadShare:
     def __init__(self, run: RunDir, device: torch.device, distributed: bool, log: Callable[[str], None]):
         self.run, self.log = run, log
         self.own = torch.get_num_threads()
-        self.now = self.own
         self.enabled = (device.type == "cpu" and not distributed and self.own > 1
                         and "OMP_NUM_THREADS" not in os.environ)
         self._next_check = 0.0
@@ -40,14 +39,12 @@ class ThreadShare:
         # this one included (starting or running); trainers on other machines share no cores with it
         trainings = max(1, len(active_runs(self.run.path.parent, this_host=True)))
         want = max(1, self.own // trainings)
-        if want != self.now:
+        if want != torch.get_num_threads():
             torch.set_num_threads(want)
-            self.now = want
             beside = f"{trainings} trainings running in {self.run.path.parent}" if trainings > 1 else "no other training"
             self.log(f"{beside}: this one uses {want} of {self.own} torch threads")
 
     def restore(self) -> None:
         """The process's own thread count again (a trainer run inside another program gives it back)."""
-        if self.now != self.own:
+        if torch.get_num_threads() != self.own:
             torch.set_num_threads(self.own)
-            self.now = self.own
